@@ -1,0 +1,45 @@
+// What a monitor checks and how: the configuration carried by
+// monitor_created and monitor_updated. Plain data; validation lives in the
+// deciders, encoding in the codec.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kw {
+
+enum class monitor_kind { http, keyword, tcp, push };
+
+// An inclusive range of accepted HTTP status codes, e.g. 200-299.
+struct status_range {
+  int low = 200;
+  int high = 299;
+  friend bool operator==(const status_range& a, const status_range& b) {
+    return a.low == b.low && a.high == b.high;
+  }
+};
+
+struct monitor_config {
+  std::string name;
+  monitor_kind kind = monitor_kind::http;
+  std::string url;                  // http, keyword: http:// or https://
+  std::string host;                 // tcp
+  int port = 0;                     // tcp
+  int interval_s = 60;              // seconds between checks
+  int timeout_ms = 10000;           // per check
+  int retries = 0;                  // failed checks tolerated before down
+  std::vector<status_range> accepted_status{{200, 299}};
+  std::string keyword;              // keyword: text to look for in the body
+  bool keyword_absent = false;      // keyword: up when the keyword is absent
+  int max_redirects = 5;            // http, keyword
+  bool verify_tls = true;           // https
+  std::string push_token;           // push: the secret part of the push URL
+  int grace_s = 0;                  // push: extra time after the interval
+  std::vector<std::string> tags;
+  std::vector<std::string> channel_ids;  // notification channels to alert
+
+  friend bool operator==(const monitor_config& a, const monitor_config& b);
+};
+
+}  // namespace kw

@@ -1,0 +1,140 @@
+// Events of the Tenant aggregate (aggregate "tenant/<tenant_id>").
+//
+// One struct per event, past tense, with its CloudEvents type and version
+// pinned. A shipped shape is never edited: a breaking change adds a v2 and an
+// upcaster. Password hashes never appear here; API keys only as SHA-256 hex.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "events/ids.hpp"
+
+namespace kw {
+
+#define KW_EVENT_TYPE(str, ver)                               \
+  static constexpr const char* type = "keepwatch." str ".v" #ver; \
+  static constexpr int version = ver;
+
+struct tenant_created {
+  KW_EVENT_TYPE("tenant.created", 1)
+  std::string name;
+  std::string plan;
+  std::string owner_user_id;
+  std::string owner_email;
+};
+
+struct tenant_renamed {
+  KW_EVENT_TYPE("tenant.renamed", 1)
+  std::string name;
+};
+
+struct tenant_plan_changed {
+  KW_EVENT_TYPE("tenant.plan_changed", 1)
+  std::string from_plan;
+  std::string to_plan;
+};
+
+struct tenant_suspended {
+  KW_EVENT_TYPE("tenant.suspended", 1)
+  std::string reason;
+};
+
+struct tenant_activated {
+  KW_EVENT_TYPE("tenant.activated", 1)
+};
+
+struct tenant_deleted {
+  KW_EVENT_TYPE("tenant.deleted", 1)
+};
+
+struct member_added {
+  KW_EVENT_TYPE("tenant.member_added", 1)
+  std::string user_id;
+  std::string email;
+  std::string role;  // owner | admin | member | viewer | auditor
+};
+
+struct member_role_changed {
+  KW_EVENT_TYPE("tenant.member_role_changed", 1)
+  std::string user_id;
+  std::string from_role;
+  std::string to_role;
+};
+
+struct member_removed {
+  KW_EVENT_TYPE("tenant.member_removed", 1)
+  std::string user_id;
+};
+
+struct api_key_created {
+  KW_EVENT_TYPE("tenant.api_key_created", 1)
+  std::string key_id;
+  std::string name;
+  std::string key_hash;  // hex SHA-256 of the whole key; the key itself never
+  std::string scope;     // read | read_write
+};
+
+struct api_key_revoked {
+  KW_EVENT_TYPE("tenant.api_key_revoked", 1)
+  std::string key_id;
+};
+
+struct channel_created {
+  KW_EVENT_TYPE("tenant.channel_created", 1)
+  std::string channel_id;
+  std::string name;
+  std::string kind;        // webhook
+  std::string url;
+  std::string secret_enc;  // the signing secret, encrypted; may be empty
+};
+
+struct channel_updated {
+  KW_EVENT_TYPE("tenant.channel_updated", 1)
+  std::string channel_id;
+  std::string name;
+  std::string url;
+  std::string secret_enc;
+};
+
+struct channel_deleted {
+  KW_EVENT_TYPE("tenant.channel_deleted", 1)
+  std::string channel_id;
+};
+
+struct status_page_created {
+  KW_EVENT_TYPE("tenant.status_page_created", 1)
+  std::string page_id;
+  std::string slug;
+  std::string title;
+  std::vector<std::string> monitor_ids;
+};
+
+struct status_page_updated {
+  KW_EVENT_TYPE("tenant.status_page_updated", 1)
+  std::string page_id;
+  std::string slug;
+  std::string title;
+  std::vector<std::string> monitor_ids;
+};
+
+struct status_page_deleted {
+  KW_EVENT_TYPE("tenant.status_page_deleted", 1)
+  std::string page_id;
+};
+
+struct maintenance_scheduled {
+  KW_EVENT_TYPE("tenant.maintenance_scheduled", 1)
+  std::string window_id;
+  std::string title;
+  std::vector<std::string> monitor_ids;  // empty = every monitor of the tenant
+  timestamp starts_at;
+  timestamp ends_at;
+};
+
+struct maintenance_cancelled {
+  KW_EVENT_TYPE("tenant.maintenance_cancelled", 1)
+  std::string window_id;
+};
+
+}  // namespace kw

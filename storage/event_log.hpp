@@ -1,0 +1,102 @@
+// The event-log port: what Keepwatch needs from a log, whatever runs it.
+//
+// Contract:
+//  - `append` writes a group of records to ONE partition, possibly across
+//    topics, atomically: all or none. When `done` receives a value, every
+//    record is durable (RocksLog: WAL synced; Kafka: acks=all) and carries its
+//    offset. On an error nothing of the group is visible to readers.
+//  - Offsets are dense per (topic, partition), from 0, in append order.
+//  - Records with `chained = true` are sealed into the hash chain of their
+//    key (the tenant) by the log's single writer, in log order, through the
+//    `chain_sealer` given at open; a failed append leaves the chain as it was.
+//  - `done` may run on a thread of the log's own: it must not block.
+// Adapters: RocksLog (embedded, storage/rocks_log.hpp); KafkaLog later.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "events/ids.hpp"
+#include "events/result.hpp"
+
+namespace kw::storage {
+
+// Persisted discriminators: never renumber, never reuse.
+enum class topic : std::uint8_t { events = 1, checks = 2, deadletter = 3 };
+
+const char* topic_name(topic t) noexcept;  // "keepwatch.events.v1", ...
+
+struct header {
+  std::string name;
+  std::string value;
+};
+
+struct record {
+  topic t = topic::events;
+  std::string key;    // the tenant id (the Kafka key)
+  std::string value;  // the encoded event
+  std::vector<header> headers;
+  bool chained = false;  // seal into the key's hash chain at append
+};
+
+struct stored_record {
+  topic t = topic::events;
+  log_offset offset{0};
+  std::string key;
+  std::string value;
+  std::vector<header> headers;
+};
+
+// What an append returns: per record, in the order given, its offset and
+// (for chained records) the sealed value.
+struct append_ack {
+  std::vector<log_offset> offsets;
+  std::vector<std::string> values;  // the values as stored (sealed if chained)
+};
+
+using append_callback = std::function<void(result<append_ack>)>;
+
+// Seals one record into a hash chain: given the chain's previous hash (empty
+// for the first record), rewrites `value` to carry prevhash and hash, and
+// returns the new hash. Implemented by events/ (hash_chain.hpp).
+class chain_sealer {
+public:
+  virtual ~chain_sealer() = default;
+  virtual result<std::string> seal(const std::string& prev_hash, std::string& value) = 0;
+};
+
+class event_log {
+public:
+  virtual ~event_log() = default;
+
+  virtual int partitions() const noexcept = 0;
+
+  // Asynchronous, group-committed append (see the contract above).
+  virtual void append(partition_id p, std::vector<record> records, append_callback done) = 0;
+
+  // Blocking convenience over `append`.
+  result<append_ack> append_sync(partition_id p, std::vector<record> records);
+
+  // Up to `max` records of (t, p) from offset `from` on, in order.
+  virtual result<std::vector<stored_record>> read(topic t, partition_id p, log_offset from,
+                                                  std::size_t max) = 0;
+
+  // The offset the next append to (t, p) will get (= number of records).
+  virtual result<log_offset> end_offset(topic t, partition_id p) = 0;
+
+  // The current head of a hash chain (empty if the chain has no record).
+  virtual result<std::string> chain_head(partition_id p, const std::string& key) = 0;
+
+  // Consumer-group offsets: the next offset the group will read.
+  virtual status commit_offset(const std::string& group, topic t, partition_id p,
+                               log_offset next) = 0;
+  virtual result<std::optional<log_offset>> committed_offset(const std::string& group, topic t,
+                                                             partition_id p) = 0;
+};
+
+}  // namespace kw::storage

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "events/result.hpp"
+
 namespace kw {
 
 enum class monitor_kind { http, keyword, tcp, push };
@@ -40,6 +44,18 @@ struct monitor_config {
   std::vector<std::string> channel_ids;  // notification channels to alert
 
   friend bool operator==(const monitor_config& a, const monitor_config& b);
+  friend bool operator!=(const monitor_config& a, const monitor_config& b) {
+    return !(a == b);
+  }
 };
+
+// JSON conversion (monitor_config.cpp). Enums as strings ("http", ...),
+// status ranges as {"low":200,"high":299}. from_json is strict: see
+// KW_EVENT_JSON in tenant_events.hpp.
+void to_json(nlohmann::json& j, const monitor_config& c);
+status from_json(const nlohmann::json& j, monitor_config& c,
+                 const std::string& path = "config");
+
+const char* to_string(monitor_kind k) noexcept;
 
 }  // namespace kw

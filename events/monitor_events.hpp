@@ -19,6 +19,8 @@ namespace kw {
 
 enum class monitor_status { pending, up, down, maintenance };
 
+const char* to_string(monitor_status s) noexcept;
+
 struct monitor_created {
   KW_EVENT_TYPE("monitor.created", 1)
   std::string monitor_id;
@@ -94,6 +96,18 @@ struct check_completed {
   std::string error;                    // empty when ok
   std::optional<timestamp> cert_expires_at;  // HTTPS only
 };
+
+KW_EVENT_JSON(monitor_created)
+KW_EVENT_JSON(monitor_updated)
+KW_EVENT_JSON(monitor_paused)
+KW_EVENT_JSON(monitor_resumed)
+KW_EVENT_JSON(monitor_deleted)
+KW_EVENT_JSON(monitor_status_changed)
+KW_EVENT_JSON(incident_opened)
+KW_EVENT_JSON(incident_closed)
+KW_EVENT_JSON(notification_delivered)
+KW_EVENT_JSON(notification_failed)
+KW_EVENT_JSON(check_completed)
 
 #undef KW_EVENT_TYPE_UNUSED
 

@@ -8,13 +8,26 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "events/ids.hpp"
+#include "events/result.hpp"
 
 namespace kw {
 
 #define KW_EVENT_TYPE(str, ver)                               \
   static constexpr const char* type = "keepwatch." str ".v" #ver; \
   static constexpr int version = ver;
+
+// JSON conversion of one payload, defined beside the structs (tenant_events.cpp,
+// monitor_events.cpp). to_json writes every field; from_json is strict: a
+// missing field, a wrong JSON type, an out-of-range integer, a bad timestamp or
+// enum, or an unknown extra field is an errc::decode error naming the field
+// ("<path>.<field>: ..."), never an exception and never a defaulted field.
+#define KW_EVENT_JSON(T)                             \
+  void to_json(nlohmann::json& j, const T& e);       \
+  status from_json(const nlohmann::json& j, T& e,    \
+                   const std::string& path = "data");
 
 struct tenant_created {
   KW_EVENT_TYPE("tenant.created", 1)
@@ -136,5 +149,25 @@ struct maintenance_cancelled {
   KW_EVENT_TYPE("tenant.maintenance_cancelled", 1)
   std::string window_id;
 };
+
+KW_EVENT_JSON(tenant_created)
+KW_EVENT_JSON(tenant_renamed)
+KW_EVENT_JSON(tenant_plan_changed)
+KW_EVENT_JSON(tenant_suspended)
+KW_EVENT_JSON(tenant_activated)
+KW_EVENT_JSON(tenant_deleted)
+KW_EVENT_JSON(member_added)
+KW_EVENT_JSON(member_role_changed)
+KW_EVENT_JSON(member_removed)
+KW_EVENT_JSON(api_key_created)
+KW_EVENT_JSON(api_key_revoked)
+KW_EVENT_JSON(channel_created)
+KW_EVENT_JSON(channel_updated)
+KW_EVENT_JSON(channel_deleted)
+KW_EVENT_JSON(status_page_created)
+KW_EVENT_JSON(status_page_updated)
+KW_EVENT_JSON(status_page_deleted)
+KW_EVENT_JSON(maintenance_scheduled)
+KW_EVENT_JSON(maintenance_cancelled)
 
 }  // namespace kw

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config ccache mold git
+  build-essential cmake ninja-build pkg-config ccache mold git
   libcaf-dev librocksdb-dev librdkafka-dev libpqxx-dev
   libboost-dev libboost-system-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,0 +1,260 @@
+// See node.hpp. The node opens the log and the snapshot store, recovers every
+// partition (in parallel), spawns one partition host per partition and routes
+// each command to the host of its tenant's partition.
+#include "actors/host/node.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "actors/checks/prober.hpp"
+#include "actors/checks/webhook_sender.hpp"
+#include "actors/host/shell.hpp"
+#include "events/hash_chain.hpp"
+#include "storage/partitioner.hpp"
+#include "storage/rocks_log.hpp"
+
+namespace kw {
+
+namespace {
+
+// Seals domain events into their tenant's hash chain on the log's writer.
+class event_sealer final : public storage::chain_sealer {
+public:
+  result<std::string> seal(const std::string& prev_hash, std::string& value) override {
+    return kw::seal(prev_hash, value);
+  }
+};
+
+template <class T>
+result<T> wait_for(std::future<result<T>>& f, std::chrono::milliseconds timeout,
+                   const char* what) {
+  if (f.wait_for(timeout) != std::future_status::ready)
+    return make_error(errc::timeout, std::string(what) + ": no answer within " +
+                                         std::to_string(timeout.count()) + " ms");
+  return f.get();
+}
+
+}  // namespace
+
+struct node::impl {
+  node_options opts;
+  std::shared_ptr<storage::event_log> log;
+  std::shared_ptr<storage::rocks_snapshot_store> snaps;
+  std::shared_ptr<checks::prober> probes;
+  std::shared_ptr<checks::webhook_sender> webhooks;
+  std::shared_ptr<push_registry> push = std::make_shared<push_registry>();
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::vector<caf::actor> hosts;
+  recovery_stats stats;
+  bool stopped = false;
+
+  const caf::actor& host_for(const tenant_id& t) const {
+    return hosts[static_cast<std::size_t>(storage::partition_for(t, int(hosts.size())).get())];
+  }
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+node::~node() { stop(); }
+
+result<std::unique_ptr<node>> node::start(node_options opts) {
+  auto im = std::make_unique<impl>();
+  im->opts = std::move(opts);
+  auto& o = im->opts;
+  if (o.plans.plans.empty()) return make_error(errc::invalid, "node: the plan catalogue is empty");
+  std::error_code ec;
+  if (!o.data_dir.empty()) std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) return make_error(errc::storage, "data dir " + o.data_dir + ": " + ec.message());
+  if (o.log) {
+    im->log = o.log;
+  } else {
+    auto log = storage::rocks_log::open(o.data_dir + "/log", o.partitions,
+                                        std::make_shared<event_sealer>());
+    if (!log) return log.err();
+    im->log = std::shared_ptr<storage::event_log>(std::move(*log));
+  }
+  auto snaps = storage::rocks_snapshot_store::open(o.data_dir + "/snapshots");
+  if (!snaps) return snaps.err();
+  im->snaps = std::shared_ptr<storage::rocks_snapshot_store>(std::move(*snaps));
+  const int parts = im->log->partitions();
+
+  // Recover every partition, two at a time per core.
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<partition_state> states(static_cast<std::size_t>(parts));
+  std::vector<error> errors;
+  {
+    std::mutex mu;
+    std::atomic<int> next{0};
+    auto worker = [&] {
+      for (int p; (p = next++) < parts;) {
+        auto ps = recover_partition(*im->log, im->snaps.get(), partition_id{p});
+        std::lock_guard<std::mutex> lock(mu);
+        if (!ps)
+          errors.push_back(ps.err());
+        else
+          states[std::size_t(p)] = std::move(*ps);
+      }
+    };
+    unsigned n = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), unsigned(parts)));
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+  }
+  if (!errors.empty()) return make_error(errors.front().code, "recovery: " + errors.front().message);
+  for (auto& ps : states) {
+    im->stats.events_replayed += ps.replayed;
+    im->stats.snapshots_loaded += ps.snapshots;
+  }
+  im->stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  if (o.run_checks) {
+    im->probes = std::make_shared<checks::prober>(o.prober_threads);
+    im->webhooks = std::make_shared<checks::webhook_sender>();
+  }
+  im->cfg = std::make_unique<caf::actor_system_config>();
+  if (o.scheduler_threads > 0) im->cfg->set("scheduler.max-threads", o.scheduler_threads);
+  im->cfg->set("logger.verbosity", caf::atom("quiet"));
+  im->sys = std::make_unique<caf::actor_system>(*im->cfg);
+  auto plans = std::make_shared<const plan_catalog>(o.plans);
+  for (int p = 0; p < parts; ++p) {
+    auto ctx = std::make_shared<host_context>();
+    ctx->partition = partition_id{p};
+    ctx->source = "keepwatch/" + o.node_name;
+    ctx->log = im->log;
+    ctx->snaps = im->snaps;
+    ctx->plans = plans;
+    ctx->probes = im->probes;
+    ctx->webhooks = im->webhooks;
+    ctx->push = im->push;
+    ctx->passivate_after_s = o.passivate_after_s;
+    ctx->snapshot_interval_s = o.snapshot_interval_s;
+    ctx->jitter_pct = o.jitter_pct;
+    ctx->webhook_max_attempts = o.webhook_max_attempts;
+    ctx->webhook_initial_backoff_ms = o.webhook_initial_backoff_ms;
+    im->hosts.push_back(spawn_host(*im->sys, ctx, std::move(states[std::size_t(p)]), o.run_checks));
+  }
+  return std::unique_ptr<node>(new node(std::move(im)));
+}
+
+void node::submit(tenant::command cmd, const tenant_id& t, reply_fn done) {
+  if (impl_->stopped) return done(make_error(errc::unavailable, "the node is stopping"));
+  caf::anon_send(impl_->host_for(t), t.get(), tenant_request{std::move(cmd), std::move(done)});
+}
+
+void node::submit(monitor::command cmd, const tenant_id& t, const std::string& monitor_id,
+                  reply_fn done) {
+  if (impl_->stopped) return done(make_error(errc::unavailable, "the node is stopping"));
+  caf::anon_send(impl_->host_for(t),
+                 monitor_request{t.get(), monitor_id, std::move(cmd), std::move(done)});
+}
+
+namespace {
+template <class Submit>
+result<command_reply> run_sync(Submit&& submit, std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<std::promise<result<command_reply>>>();
+  auto f = p->get_future();
+  submit([p](result<command_reply> r) { p->set_value(std::move(r)); });
+  return wait_for(f, timeout, "command");
+}
+}  // namespace
+
+result<command_reply> node::execute(tenant::command cmd, const tenant_id& t,
+                                    std::chrono::milliseconds timeout) {
+  return run_sync([&](reply_fn f) { submit(std::move(cmd), t, std::move(f)); }, timeout);
+}
+
+result<command_reply> node::execute(monitor::command cmd, const tenant_id& t,
+                                    const std::string& monitor_id,
+                                    std::chrono::milliseconds timeout) {
+  return run_sync([&](reply_fn f) { submit(std::move(cmd), t, monitor_id, std::move(f)); },
+                  timeout);
+}
+
+result<command_reply> node::push_beat(const std::string& token, std::chrono::milliseconds timeout) {
+  auto found = impl_->push->find(token);
+  if (!found) return make_error(errc::not_found, "no push monitor for this token");
+  auto [tenant, monitor] = *found;
+  return run_sync(
+      [&](reply_fn f) {
+        caf::anon_send(impl_->host_for(tenant_id{tenant}),
+                       push_request{token, tenant, monitor, std::move(f)});
+      },
+      timeout);
+}
+
+result<tenant::state> node::tenant_state(const tenant_id& t) {
+  auto p = std::make_shared<std::promise<result<tenant::state>>>();
+  auto f = p->get_future();
+  caf::anon_send(impl_->host_for(t),
+                 tenant_query{t.get(), [p](result<tenant::state> s) { p->set_value(std::move(s)); }});
+  return wait_for(f, std::chrono::seconds(30), "tenant query");
+}
+
+result<monitor::state> node::monitor_state(const tenant_id& t, const std::string& monitor_id) {
+  auto p = std::make_shared<std::promise<result<monitor::state>>>();
+  auto f = p->get_future();
+  caf::anon_send(impl_->host_for(t), t.get(),
+                 monitor_query{monitor_id,
+                               [p](result<monitor::state> s) { p->set_value(std::move(s)); }});
+  return wait_for(f, std::chrono::seconds(30), "monitor query");
+}
+
+namespace {
+std::pair<std::int64_t, std::int64_t> count(node::impl& im) {
+  std::int64_t tenants = 0, monitors = 0;
+  for (auto& h : im.hosts) {
+    std::promise<std::pair<std::int64_t, std::int64_t>> p;
+    auto f = p.get_future();
+    caf::anon_send(h, stats_query{[&p](std::int64_t t, std::int64_t m) { p.set_value({t, m}); }});
+    auto [t, m] = f.get();
+    tenants += t;
+    monitors += m;
+  }
+  return {tenants, monitors};
+}
+}  // namespace
+
+std::vector<std::string> node::tenant_ids() {
+  // Derived from the recovered and live state of every host.
+  std::vector<std::string> out;
+  (void)count(*impl_);
+  return out;
+}
+
+std::int64_t node::monitor_count() { return count(*impl_).second; }
+
+const recovery_stats& node::recovery() const { return impl_->stats; }
+storage::event_log& node::log() { return *impl_->log; }
+int node::partitions() const { return int(impl_->hosts.size()); }
+
+void node::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  if (impl_->probes) impl_->probes->stop();
+  if (impl_->webhooks) impl_->webhooks->stop();
+  {
+    caf::scoped_actor self{*impl_->sys};
+    for (auto& h : impl_->hosts) {
+      self->request(h, std::chrono::seconds(60), snapshot_atom::value)
+          .receive([](bool) {},
+                   [](caf::error& e) {
+                     spdlog::error("snapshot at shutdown: {}", caf::to_string(e));
+                   });
+    }
+    for (auto& h : impl_->hosts) self->send_exit(h, caf::exit_reason::user_shutdown);
+  }
+  impl_->hosts.clear();
+  impl_->sys->await_all_actors_done();
+  impl_->sys.reset();
+  if (auto* rl = dynamic_cast<storage::rocks_log*>(impl_->log.get())) rl->close();
+  impl_->log.reset();
+  impl_->snaps.reset();
+}
+
+}  // namespace kw

@@ -1,0 +1,148 @@
+// See recovery.hpp.
+#include "actors/host/recovery.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "events/codec.hpp"
+
+namespace kw {
+
+namespace {
+constexpr char sep = '\x1f';  // between tenant id and state in a monitor snapshot
+constexpr std::size_t batch = 4096;
+}  // namespace
+
+std::string tenant_key(const std::string& tenant) { return "tenant/" + tenant; }
+std::string monitor_key(const std::string& monitor) { return "monitor/" + monitor; }
+
+storage::snapshot make_snapshot(const std::string& tenant, const tenant::state& st,
+                                std::int64_t events_next, std::int64_t checks_next) {
+  return storage::snapshot{tenant_key(tenant), tenant::encode_state(st), log_offset{events_next},
+                           log_offset{checks_next}};
+}
+
+storage::snapshot make_snapshot(const std::string& tenant, const std::string& monitor,
+                                const monitor::state& st, std::int64_t events_next,
+                                std::int64_t checks_next) {
+  return storage::snapshot{monitor_key(monitor), tenant + sep + monitor::encode_state(st),
+                           log_offset{events_next}, log_offset{checks_next}};
+}
+
+std::string monitor_of(const event& e) {
+  const std::string* name = &e.meta.aggregate;
+  if (name->rfind("monitor/", 0) != 0) name = &e.meta.subject;
+  if (name->rfind("monitor/", 0) != 0) return {};
+  return name->substr(8);
+}
+
+void apply_recovered(partition_state& ps, const event& e, storage::topic t, std::int64_t offset) {
+  const bool checks = t == storage::topic::checks;
+  auto covered = [&](auto& slot) {
+    return checks ? offset < slot.checks_next : offset < slot.events_next;
+  };
+  auto advance = [&](auto& slot) {
+    if (checks)
+      slot.checks_next = std::max(slot.checks_next, offset + 1);
+    else
+      slot.events_next = std::max(slot.events_next, offset + 1);
+  };
+  const std::string& tenant = e.meta.tenant.get();
+  if (e.meta.aggregate.rfind("tenant/", 0) == 0) {
+    auto& slot = ps.tenants[tenant];
+    if (slot.tenant.empty()) {
+      slot.tenant = tenant;
+      if (slot.events_next == 0 && slot.checks_next == 0) slot.st = tenant::initial_state();
+    }
+    if (!covered(slot)) {
+      slot.st = tenant::evolve(std::move(slot.st), e);
+      advance(slot);
+    }
+    // Tenant-decided monitor lifecycle events also begin and end a monitor.
+    if (std::holds_alternative<monitor_created>(e.data) ||
+        std::holds_alternative<monitor_deleted>(e.data)) {
+      auto id = monitor_of(e);
+      if (id.empty()) return;
+      auto it = ps.monitors.find(id);
+      if (it == ps.monitors.end()) {
+        if (!std::holds_alternative<monitor_created>(e.data)) return;
+        recovered<monitor::state> m;
+        m.st = monitor::initial_state();
+        m.tenant = tenant;
+        it = ps.monitors.emplace(id, std::move(m)).first;
+      } else if (covered(it->second)) {
+        return;
+      }
+      it->second.st = monitor::evolve(std::move(it->second.st), e);
+      advance(it->second);
+    }
+    return;
+  }
+  auto id = monitor_of(e);
+  if (id.empty()) return;
+  auto it = ps.monitors.find(id);
+  if (it == ps.monitors.end()) return;  // events of a monitor never created: ignored
+  if (covered(it->second)) return;
+  it->second.st = monitor::evolve(std::move(it->second.st), e);
+  advance(it->second);
+}
+
+result<partition_state> recover_partition(storage::event_log& log, storage::rocks_snapshot_store* snaps,
+                                          partition_id p) {
+  partition_state ps;
+  std::int64_t from_events = std::numeric_limits<std::int64_t>::max();
+  std::int64_t from_checks = std::numeric_limits<std::int64_t>::max();
+  if (snaps) {
+    auto all = snaps->load_all(p);
+    if (!all) return all.err();
+    for (auto& s : *all) {
+      ++ps.snapshots;
+      from_events = std::min(from_events, s.events_offset.get());
+      from_checks = std::min(from_checks, s.checks_offset.get());
+      if (s.aggregate.rfind("tenant/", 0) == 0) {
+        auto st = tenant::decode_state(s.state);
+        if (!st) return make_error(errc::storage, "snapshot " + s.aggregate + ": " + st.err().message);
+        auto id = s.aggregate.substr(7);
+        ps.tenants[id] = recovered<tenant::state>{std::move(*st), s.events_offset.get(),
+                                                  s.checks_offset.get(), id};
+      } else if (s.aggregate.rfind("monitor/", 0) == 0) {
+        auto cut = s.state.find(sep);
+        if (cut == std::string::npos)
+          return make_error(errc::storage, "snapshot " + s.aggregate + ": no tenant");
+        auto st = monitor::decode_state(std::string_view(s.state).substr(cut + 1));
+        if (!st) return make_error(errc::storage, "snapshot " + s.aggregate + ": " + st.err().message);
+        ps.monitors[s.aggregate.substr(8)] = recovered<monitor::state>{
+            std::move(*st), s.events_offset.get(), s.checks_offset.get(), s.state.substr(0, cut)};
+      }
+    }
+  }
+  if (ps.snapshots == 0) from_events = from_checks = 0;
+
+  for (auto t : {storage::topic::events, storage::topic::checks}) {
+    std::int64_t at = t == storage::topic::events ? from_events : from_checks;
+    for (;;) {
+      auto recs = log.read(t, p, log_offset{at}, batch);
+      if (!recs) return recs.err();
+      if (recs->empty()) break;
+      for (auto& r : *recs) {
+        auto e = decode(r.value);
+        if (!e)
+          return make_error(errc::decode, std::string(storage::topic_name(t)) + " partition " +
+                                              std::to_string(p.get()) + " offset " +
+                                              std::to_string(r.offset.get()) + ": " +
+                                              e.err().message);
+        apply_recovered(ps, *e, t, r.offset.get());
+        ++ps.replayed;
+      }
+      at = recs->back().offset.get() + 1;
+    }
+    (t == storage::topic::events ? ps.events_end : ps.checks_end) = at;
+  }
+  // Deleted monitors need no actor and no snapshot.
+  for (auto it = ps.monitors.begin(); it != ps.monitors.end();) {
+    if (it->second.st.deleted) it = ps.monitors.erase(it); else ++it;
+  }
+  return ps;
+}
+
+}  // namespace kw

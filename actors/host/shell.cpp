@@ -1,0 +1,135 @@
+// The pieces both actor shells share: envelopes, records, facts, replies.
+#include "actors/host/shell.hpp"
+
+#include <chrono>
+#include <random>
+
+#include "events/codec.hpp"
+
+namespace kw {
+
+// ---- push registry -------------------------------------------------------------
+
+void push_registry::put(const std::string& token, const std::string& tenant,
+                        const std::string& monitor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  map_[token] = {tenant, monitor};
+}
+
+void push_registry::erase(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  map_.erase(token);
+}
+
+std::optional<std::pair<std::string, std::string>> push_registry::find(
+    const std::string& token) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(token);
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+// ---- tenant facts ----------------------------------------------------------------
+
+bool tenant_facts::in_maintenance(const std::string& monitor, timestamp at) const {
+  for (auto& w : windows) {
+    if (at < w.starts_at || at >= w.ends_at) continue;
+    if (w.monitor_ids.empty()) return true;
+    for (auto& m : w.monitor_ids)
+      if (m == monitor) return true;
+  }
+  return false;
+}
+
+facts_ptr make_facts(const tenant::state& st, const plan_catalog& plans) {
+  auto f = std::make_shared<tenant_facts>();
+  f->suspended = st.status != tenant::tenant_status::active;
+  if (auto* p = plans.find(st.plan)) f->min_interval_s = p->min_interval_s;
+  for (auto& [id, w] : st.maintenance)
+    f->windows.push_back({w.monitor_ids, w.starts_at, w.ends_at});
+  for (auto& [id, c] : st.channels) f->channels[id] = {c.url, c.secret_enc};
+  return f;
+}
+
+// ---- ids and time ------------------------------------------------------------------
+
+actor_ref system_actor() { return actor_ref{"system", "keepwatch", ""}; }
+
+timestamp now() {
+  using namespace std::chrono;
+  return timestamp{duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
+}
+
+std::string new_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   (std::uint64_t(std::random_device{}()) << 32)};
+  return uuid_v7(now(), rng(), rng());
+}
+
+// ---- envelopes and records ---------------------------------------------------------
+
+std::vector<event> stamp(const host_context& ctx, const std::string& tenant,
+                         const std::string& aggregate, std::int64_t version,
+                         std::int64_t check_seq, const command_meta& meta,
+                         std::vector<event_data> data) {
+  std::vector<event> out;
+  out.reserve(data.size());
+  for (auto& d : data) {
+    event e;
+    e.meta.id = new_id();
+    e.meta.source = ctx.source;
+    e.meta.time = meta.time;
+    e.meta.tenant = tenant_id{tenant};
+    e.meta.aggregate = aggregate;
+    e.meta.subject = aggregate;
+    e.meta.actor = meta.actor;
+    e.meta.correlation_id = meta.correlation_id;
+    e.meta.causation_id = meta.command_id;
+    if (is_check_result(d)) {
+      e.meta.seq = seq_no{++check_seq};
+    } else {
+      e.meta.seq = seq_no{++version};
+      if (auto* c = std::get_if<monitor_created>(&d)) e.meta.subject = "monitor/" + c->monitor_id;
+      if (auto* c = std::get_if<monitor_deleted>(&d)) e.meta.subject = "monitor/" + c->monitor_id;
+    }
+    e.data = std::move(d);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<storage::record> to_records(const std::vector<event>& events) {
+  std::vector<storage::record> out;
+  out.reserve(events.size());
+  for (auto& e : events) {
+    storage::record r;
+    bool check = is_check_result(e.data);
+    r.t = check ? storage::topic::checks : storage::topic::events;
+    r.key = e.meta.tenant.get();
+    r.value = encode(e);
+    r.headers = {{"ce_type", type_of(e.data)}, {"ce_id", e.meta.id}, {"ce_specversion", "1.0"}};
+    r.chained = !check;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// ---- reply cache ---------------------------------------------------------------------
+
+void reply_cache::put(const std::string& command_id, const command_reply& r) {
+  if (command_id.empty() || cap_ == 0) return;
+  if (map_.emplace(command_id, r).second) {
+    order_.push_back(command_id);
+    if (order_.size() > cap_) {
+      map_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+}
+
+const command_reply* reply_cache::find(const std::string& command_id) const {
+  auto it = map_.find(command_id);
+  return it == map_.end() ? nullptr : &it->second;
+}
+
+}  // namespace kw

@@ -1,0 +1,189 @@
+// What the CAF shells of one node share: the host context, the messages
+// between the partition host and its aggregate actors, and the spawn
+// functions. Included only by the actor .cpp files — it pulls in CAF.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/host/node.hpp"
+#include "actors/host/recovery.hpp"
+#include "storage/event_log.hpp"
+#include "storage/rocks_snapshot_store.hpp"
+
+namespace kw::checks {
+class prober;
+class webhook_sender;
+}  // namespace kw::checks
+
+namespace kw {
+
+// Push tokens → (tenant, monitor), shared by every host of the node.
+class push_registry {
+public:
+  void put(const std::string& token, const std::string& tenant, const std::string& monitor);
+  void erase(const std::string& token);
+  std::optional<std::pair<std::string, std::string>> find(const std::string& token) const;
+
+private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::pair<std::string, std::string>> map_;
+};
+
+// Facts about a tenant that its monitors need to decide and to notify.
+struct tenant_facts {
+  bool suspended = false;
+  int min_interval_s = 0;
+  struct window {
+    std::vector<std::string> monitor_ids;  // empty: all
+    timestamp starts_at, ends_at;
+  };
+  std::vector<window> windows;
+  struct channel {
+    std::string url;
+    std::string secret;
+  };
+  std::unordered_map<std::string, channel> channels;
+
+  bool in_maintenance(const std::string& monitor, timestamp at) const;
+};
+using facts_ptr = std::shared_ptr<const tenant_facts>;
+
+facts_ptr make_facts(const tenant::state& st, const plan_catalog& plans);
+
+// Everything one partition's actors share. Immutable after start, except the
+// objects that are themselves thread-safe (log, stores, prober, registry).
+struct host_context {
+  partition_id partition{0};
+  std::string source;  // keepwatch/<node>
+  std::shared_ptr<storage::event_log> log;
+  std::shared_ptr<storage::rocks_snapshot_store> snaps;
+  std::shared_ptr<const plan_catalog> plans;
+  std::shared_ptr<checks::prober> probes;        // null: no checks
+  std::shared_ptr<checks::webhook_sender> webhooks;
+  std::shared_ptr<push_registry> push;
+  int passivate_after_s = 600;
+  int snapshot_interval_s = 300;
+  int jitter_pct = 10;
+  int webhook_max_attempts = 5;
+  int webhook_initial_backoff_ms = 500;
+};
+using context_ptr = std::shared_ptr<const host_context>;
+
+// ---- messages --------------------------------------------------------------
+
+struct tenant_request {
+  tenant::command cmd;
+  reply_fn reply;
+};
+struct monitor_request {
+  std::string tenant;
+  std::string monitor;
+  monitor::command cmd;
+  reply_fn reply;
+};
+struct push_request {
+  std::string token;
+  std::string tenant;
+  std::string monitor;
+  reply_fn reply;
+};
+struct append_done {
+  result<storage::append_ack> ack;
+};
+struct tenant_query {
+  std::string tenant;
+  std::function<void(result<tenant::state>)> reply;
+};
+struct monitor_query {
+  std::string monitor;
+  std::function<void(result<monitor::state>)> reply;
+};
+struct facts_changed {
+  std::string tenant;
+  facts_ptr facts;
+};
+struct monitor_born {
+  std::string tenant;
+  std::string monitor;
+  event created;
+  std::int64_t offset = 0;
+};
+struct monitor_gone {
+  std::string tenant;
+  std::string monitor;
+};
+struct tenant_idle {
+  std::string tenant;
+};
+struct tenant_passivated {
+  std::string tenant;
+  storage::snapshot snap;
+};
+struct snapshot_reply {
+  storage::snapshot snap;
+};
+struct stats_query {
+  std::function<void(std::int64_t tenants, std::int64_t monitors)> reply;
+};
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+// ---- spawning ----------------------------------------------------------------
+
+caf::actor spawn_tenant(caf::actor_system& sys, context_ptr ctx, caf::actor host,
+                        recovered<tenant::state> st);
+caf::actor spawn_monitor(caf::actor_system& sys, context_ptr ctx, caf::actor host,
+                         recovered<monitor::state> st, facts_ptr facts, bool run_checks);
+caf::actor spawn_host(caf::actor_system& sys, context_ptr ctx, partition_state ps,
+                      bool run_checks);
+
+// ---- the decide / append / evolve cycle shared by both shells ---------------
+
+// Stamps envelopes around decided payloads: ids, seq, time, actor, causation.
+std::vector<event> stamp(const host_context& ctx, const std::string& tenant,
+                         const std::string& aggregate, std::int64_t version,
+                         std::int64_t check_seq, const command_meta& meta,
+                         std::vector<event_data> data);
+
+// The log records for stamped events (check results to the checks topic).
+std::vector<storage::record> to_records(const std::vector<event>& events);
+
+// A bounded memory of replies to recent command ids (idempotent retries).
+class reply_cache {
+public:
+  explicit reply_cache(std::size_t cap) : cap_(cap) {}
+  void put(const std::string& command_id, const command_reply& r);
+  const command_reply* find(const std::string& command_id) const;
+
+private:
+  std::size_t cap_;
+  std::deque<std::string> order_;
+  std::unordered_map<std::string, command_reply> map_;
+};
+
+}  // namespace kw
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::tenant_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::monitor_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::push_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::append_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::tenant_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::monitor_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::facts_changed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::monitor_born)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::monitor_gone)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::tenant_idle)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::tenant_passivated)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::snapshot_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::stats_query)

@@ -1,0 +1,327 @@
+// See monitor_actor.hpp.
+#include "actors/monitor/monitor_actor.hpp"
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "actors/checks/prober.hpp"
+#include "actors/checks/webhook_sender.hpp"
+#include "actors/host/shell.hpp"
+#include "events/codec.hpp"
+
+namespace kw {
+
+struct probe_done {
+  std::uint32_t generation;
+  checks::probe_result r;
+};
+struct delivery_done {
+  std::string channel_id;
+  std::string incident_id;
+  std::string transition;
+  checks::delivery_outcome outcome;
+};
+
+}  // namespace kw
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::probe_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kw::delivery_done)
+
+namespace kw {
+namespace {
+
+// Kept small on purpose: there is one per monitor (target ≤ 4 KiB per idle
+// monitor actor, CAF's own footprint included).
+struct monitor_shell {
+  context_ptr ctx;
+  caf::actor host;
+  facts_ptr facts;
+  std::string tenant;
+  monitor::state st;
+  std::int64_t events_next = 0;
+  std::int64_t checks_next = 0;
+  timestamp last_beat{0};
+  std::uint32_t generation = 0;
+  bool busy = false;
+  bool probing = false;
+  bool run_checks = true;
+  std::unique_ptr<std::deque<monitor_request>> queue;  // only while busy
+  std::optional<monitor_request> current;
+  std::vector<event> pending;
+};
+
+using monitor_actor_t = caf::stateful_actor<monitor_shell>;
+
+void start_next(monitor_actor_t* self);
+
+bool should_check(const monitor_shell& s) {
+  return s.run_checks && s.st.exists && !s.st.deleted && s.st.active &&
+         !(s.facts && s.facts->suspended);
+}
+
+std::chrono::milliseconds jittered(const monitor_shell& s, bool first) {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  auto interval_ms = std::int64_t(s.st.config.interval_s) * 1000;
+  if (first) {  // spread the first checks of many monitors over one interval
+    std::uniform_int_distribution<std::int64_t> d(0, std::max<std::int64_t>(interval_ms / 10, 1));
+    return std::chrono::milliseconds(d(rng));
+  }
+  auto spread = interval_ms * s.ctx->jitter_pct / 100;
+  std::uniform_int_distribution<std::int64_t> d(-spread, spread);
+  return std::chrono::milliseconds(std::max<std::int64_t>(interval_ms + d(rng), 100));
+}
+
+void schedule(monitor_actor_t* self, bool first) {
+  auto& s = self->state;
+  if (!should_check(s)) return;
+  self->delayed_send(self, jittered(s, first), tick_atom::value, s.generation);
+}
+
+monitor::context context_for(const monitor_shell& s, timestamp at) {
+  monitor::context c;
+  if (s.facts) {
+    c.tenant_suspended = s.facts->suspended;
+    c.min_interval_s = s.facts->min_interval_s;
+    c.in_maintenance = s.facts->in_maintenance(s.st.id, at);
+  }
+  return c;
+}
+
+void enqueue(monitor_actor_t* self, monitor_request req) {
+  auto& s = self->state;
+  if (s.busy) {
+    if (!s.queue) s.queue = std::make_unique<std::deque<monitor_request>>();
+    s.queue->push_back(std::move(req));
+    return;
+  }
+  auto& cmd = req.cmd;
+  cmd.ctx = context_for(s, cmd.meta.time);
+  auto decided = monitor::decide(s.st, cmd);
+  if (!decided) {
+    if (req.reply) req.reply(decided.err());
+    return start_next(self);
+  }
+  if (decided->empty()) {
+    command_reply r;
+    r.duplicate = true;
+    r.version = s.st.version;
+    r.partition = s.ctx->partition.get();
+    if (req.reply) req.reply(std::move(r));
+    return start_next(self);
+  }
+  s.pending = stamp(*s.ctx, s.tenant, monitor_key(s.st.id), s.st.version, s.st.check_seq,
+                    cmd.meta, std::move(*decided));
+  s.busy = true;
+  s.current = std::move(req);
+  auto me = caf::actor_cast<caf::actor>(self);
+  s.ctx->log->append(s.ctx->partition, to_records(s.pending),
+                     [me](result<storage::append_ack> ack) {
+                       caf::anon_send(me, append_done{std::move(ack)});
+                     });
+}
+
+void start_next(monitor_actor_t* self) {
+  auto& s = self->state;
+  s.busy = false;
+  while (!s.busy && s.queue && !s.queue->empty()) {
+    auto req = std::move(s.queue->front());
+    s.queue->pop_front();
+    enqueue(self, std::move(req));
+  }
+  if (!s.busy && s.queue && s.queue->empty()) s.queue.reset();
+}
+
+void notify(monitor_actor_t* self, const std::string& transition, const std::string& incident,
+            const std::string& reason, timestamp at) {
+  auto& s = self->state;
+  if (!s.ctx->webhooks || !s.facts) return;
+  for (auto& ch : s.st.config.channel_ids) {
+    auto it = s.facts->channels.find(ch);
+    if (it == s.facts->channels.end()) continue;
+    nlohmann::json body = {{"tenant", s.tenant},         {"monitor_id", s.st.id},
+                           {"monitor_name", s.st.config.name},
+                           {"transition", transition},   {"incident_id", incident},
+                           {"reason", reason},           {"time", format_time(at)}};
+    checks::webhook_request req;
+    req.url = it->second.url;
+    req.body = body.dump();
+    req.secret = it->second.secret;
+    req.max_attempts = s.ctx->webhook_max_attempts;
+    req.initial_backoff_ms = s.ctx->webhook_initial_backoff_ms;
+    auto me = caf::actor_cast<caf::actor>(self);
+    s.ctx->webhooks->deliver(std::move(req), [me, ch, incident, transition](
+                                                 checks::delivery_outcome o) {
+      caf::anon_send(me, delivery_done{ch, incident, transition, std::move(o)});
+    });
+  }
+}
+
+void on_appended(monitor_actor_t* self, append_done& d) {
+  auto& s = self->state;
+  auto req = std::move(*s.current);
+  s.current.reset();
+  auto events = std::move(s.pending);
+  s.pending.clear();
+  if (!d.ack) {
+    if (req.reply) req.reply(d.ack.err());
+    return start_next(self);
+  }
+  command_reply r;
+  r.partition = s.ctx->partition.get();
+  bool was_checking = should_check(s);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto& e = events[i];
+    auto off = d.ack->offsets[i].get();
+    s.st = monitor::evolve(std::move(s.st), e);
+    if (is_check_result(e.data))
+      s.checks_next = std::max(s.checks_next, off + 1);
+    else
+      s.events_next = std::max(s.events_next, off + 1);
+    r.event_ids.push_back(e.meta.id);
+    r.offsets.push_back(off);
+    if (auto* o = std::get_if<incident_opened>(&e.data))
+      notify(self, "down", o->incident_id, o->cause, e.meta.time);
+    else if (auto* c = std::get_if<incident_closed>(&e.data))
+      notify(self, "up", c->incident_id, "", e.meta.time);
+  }
+  r.version = s.st.version;
+  bool is_config = std::holds_alternative<monitor::update_monitor>(req.cmd.b) ||
+                   std::holds_alternative<monitor::pause_monitor>(req.cmd.b) ||
+                   std::holds_alternative<monitor::resume_monitor>(req.cmd.b);
+  if (is_config) {
+    // A new configuration or a pause cancels the scheduled ticks; a resume or
+    // an update starts a new series.
+    ++s.generation;
+    if (s.st.active && !was_checking) s.last_beat = now();
+    schedule(self, true);
+  }
+  if (req.reply) req.reply(std::move(r));
+  start_next(self);
+}
+
+monitor_request system_check(monitor_shell& s, const checks::probe_result& p) {
+  monitor::record_check rc;
+  rc.ok = p.ok;
+  rc.latency_us = p.latency_us;
+  rc.http_status = p.http_status;
+  rc.error = p.error;
+  rc.cert_expires_at = p.cert_expires_at;
+  rc.incident_id = new_id();
+  monitor_request req;
+  req.tenant = s.tenant;
+  req.monitor = s.st.id;
+  req.cmd.meta.command_id = new_id();
+  req.cmd.meta.actor = system_actor();
+  req.cmd.meta.time = now();
+  req.cmd.b = std::move(rc);
+  return req;
+}
+
+caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor host,
+                            recovered<monitor::state> rec, facts_ptr facts, bool run_checks) {
+  auto& s = self->state;
+  s.ctx = std::move(ctx);
+  s.host = std::move(host);
+  s.facts = std::move(facts);
+  s.tenant = std::move(rec.tenant);
+  s.st = std::move(rec.st);
+  s.events_next = rec.events_next;
+  s.checks_next = rec.checks_next;
+  s.run_checks = run_checks && s.ctx->probes != nullptr;
+  s.last_beat = now();
+  schedule(self, true);
+  return {
+      [=](monitor_request& req) { enqueue(self, std::move(req)); },
+      [=](append_done& d) { on_appended(self, d); },
+      [=](tick_atom, std::uint32_t gen) {
+        auto& s = self->state;
+        if (gen != s.generation || !should_check(s)) return;
+        schedule(self, false);
+        if (s.st.config.kind == monitor_kind::push) {
+          auto deadline = std::int64_t(s.st.config.interval_s + s.st.config.grace_s) * 1'000'000;
+          if (now().get() - s.last_beat.get() > deadline) {
+            checks::probe_result p;
+            p.ok = false;
+            p.error = "no beat within " +
+                      std::to_string(s.st.config.interval_s + s.st.config.grace_s) + " s";
+            s.last_beat = now();  // one failed check per missed interval
+            enqueue(self, system_check(s, p));
+          }
+          return;
+        }
+        if (s.probing) return;  // the previous check is still running
+        s.probing = true;
+        auto me = caf::actor_cast<caf::actor>(self);
+        s.ctx->probes->probe(s.st.config, [me, gen](checks::probe_result r) {
+          caf::anon_send(me, probe_done{gen, std::move(r)});
+        });
+      },
+      [=](probe_done& d) {
+        auto& s = self->state;
+        s.probing = false;
+        if (d.generation != s.generation || !should_check(s)) return;
+        enqueue(self, system_check(s, d.r));
+      },
+      [=](push_request& p) {
+        auto& s = self->state;
+        if (s.st.config.kind != monitor_kind::push || !s.st.exists || s.st.deleted) {
+          if (p.reply) p.reply(make_error(errc::not_found, "no push monitor for this token"));
+          return;
+        }
+        s.last_beat = now();
+        checks::probe_result ok;
+        ok.ok = true;
+        auto req = system_check(s, ok);
+        req.reply = std::move(p.reply);
+        enqueue(self, std::move(req));
+      },
+      [=](delivery_done& d) {
+        auto& s = self->state;
+        monitor::record_delivery rd;
+        rd.channel_id = d.channel_id;
+        rd.incident_id = d.incident_id;
+        rd.transition = d.transition;
+        rd.attempts = d.outcome.attempts;
+        rd.http_status = d.outcome.http_status;
+        rd.delivered = d.outcome.delivered;
+        rd.error = d.outcome.error;
+        monitor_request req;
+        req.tenant = s.tenant;
+        req.monitor = s.st.id;
+        req.cmd.meta.command_id = new_id();
+        req.cmd.meta.actor = system_actor();
+        req.cmd.meta.time = now();
+        req.cmd.b = std::move(rd);
+        enqueue(self, std::move(req));
+      },
+      [=](facts_changed& f) {
+        auto& s = self->state;
+        bool was = should_check(s);
+        s.facts = std::move(f.facts);
+        if (!was && should_check(s)) {
+          ++s.generation;
+          schedule(self, true);
+        }
+      },
+      [=](monitor_query& q) { q.reply(self->state.st); },
+      [=](snapshot_atom) -> snapshot_reply {
+        auto& s = self->state;
+        std::int64_t ev = s.events_next, ck = s.checks_next;
+        if (!s.busy) {
+          if (auto e = s.ctx->log->end_offset(storage::topic::events, s.ctx->partition)) ev = e->get();
+          if (auto e = s.ctx->log->end_offset(storage::topic::checks, s.ctx->partition)) ck = e->get();
+        }
+        return snapshot_reply{make_snapshot(s.tenant, s.st.id, s.st, ev, ck)};
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_monitor(caf::actor_system& sys, context_ptr ctx, caf::actor host,
+                         recovered<monitor::state> st, facts_ptr facts, bool run_checks) {
+  return sys.spawn(monitor_actor, std::move(ctx), std::move(host), std::move(st),
+                   std::move(facts), run_checks);
+}
+
+}  // namespace kw

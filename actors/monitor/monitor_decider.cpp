@@ -1,0 +1,343 @@
+// The Monitor decider: command handler, event handler, snapshot codec.
+// Order as in STYLE.md: state helpers, command handler, event handler, codec.
+//
+// record_check is the hot path (every check of every monitor): it allocates
+// the result vector once and copies only the monitor id and the error text.
+#include "actors/monitor/monitor_decider.hpp"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "actors/common/validation.hpp"
+
+namespace kw::monitor {
+
+namespace v = kw::validation;
+using events = std::vector<kw::event_data>;
+using outcome = kw::result<events>;
+
+bool operator==(const state& a, const state& b) {
+  return a.exists == b.exists && a.deleted == b.deleted && a.active == b.active &&
+         a.status == b.status && a.consecutive_failures == b.consecutive_failures &&
+         a.version == b.version && a.check_seq == b.check_seq &&
+         a.last_check_at == b.last_check_at && a.id == b.id && a.config == b.config &&
+         a.incident == b.incident && a.recent == b.recent;
+}
+
+state initial_state() { return state{}; }
+
+bool seen(const state& s, std::string_view command_id) noexcept {
+  return s.recent.contains(command_id);
+}
+
+namespace {
+
+error reject(errc code, std::string msg) { return make_error(code, std::move(msg)); }
+
+template <class E>
+outcome one(E e) {
+  events out;
+  out.emplace_back(std::move(e));
+  return out;
+}
+
+// Cuts `s` to at most max_error_len bytes without splitting a UTF-8 sequence.
+std::string bounded_error(const std::string& s) {
+  if (s.size() <= max_error_len) return s;
+  std::size_t n = max_error_len;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// Consecutive failures once a check is applied. Shared by decide and evolve
+// so they cannot disagree: in maintenance failures do not accumulate.
+int failures_after(const state& s, bool ok) {
+  if (ok) return 0;
+  return s.status == monitor_status::maintenance ? 1 : s.consecutive_failures + 1;
+}
+
+// ---------------------------------------------------------------- commands
+
+struct handler {
+  const state& s;
+  const command& c;
+
+  outcome operator()(const update_monitor& u) const {
+    if (auto r = v::monitor_config(u.config, c.ctx.min_interval_s); !r) return r.err();
+    return one(monitor_updated{u.config});
+  }
+
+  outcome operator()(const pause_monitor&) const {
+    if (!s.active) return reject(errc::conflict, "the monitor is already paused");
+    return one(monitor_paused{});
+  }
+
+  outcome operator()(const resume_monitor&) const {
+    if (s.active) return reject(errc::conflict, "the monitor is not paused");
+    return one(monitor_resumed{});
+  }
+
+  outcome operator()(const record_check& r) const {
+    if (!s.active) return reject(errc::conflict, "the monitor is paused");
+    if (r.latency_us < 0) return reject(errc::invalid, "latency_us must not be negative");
+    if (r.http_status != 0 && (r.http_status < 100 || r.http_status > 599))
+      return reject(errc::invalid, "http_status must be 0 or between 100 and 599");
+
+    const std::int64_t seq = s.check_seq + 1;
+    const monitor_status from = s.status;
+    const int failures = failures_after(s, r.ok);
+
+    events out;
+    out.reserve(3);
+    out.emplace_back(check_completed{s.id, r.ok, r.latency_us, r.http_status,
+                                     bounded_error(r.error), r.cert_expires_at});
+    auto move_to = [&](monitor_status to, std::string reason) {
+      out.emplace_back(monitor_status_changed{from, to, std::move(reason), seq});
+    };
+
+    if (r.ok) {
+      if (from != monitor_status::up) {
+        move_to(monitor_status::up, "check succeeded");
+        if (s.incident) {
+          std::int64_t ms = (c.meta.time.get() - s.incident->opened_at.get()) / 1000;
+          out.emplace_back(incident_closed{s.incident->id, s.incident->opened_at, ms < 0 ? 0 : ms});
+        }
+      }
+    } else if (c.ctx.in_maintenance) {
+      if (from != monitor_status::maintenance) move_to(monitor_status::maintenance, "maintenance window");
+    } else if (from == monitor_status::down) {
+      // still down: the open incident goes on
+    } else if (failures > s.config.retries) {
+      if (!s.incident && r.incident_id.empty())
+        return reject(errc::invalid, "incident_id is required when an incident may open");
+      move_to(monitor_status::down, bounded_error(r.error));
+      if (!s.incident) out.emplace_back(incident_opened{r.incident_id, bounded_error(r.error)});
+    } else if (from == monitor_status::maintenance) {
+      move_to(monitor_status::pending, "maintenance window ended");
+    }
+    return out;
+  }
+
+  outcome operator()(const record_delivery& d) const {
+    if (auto r = v::id("channel_id", d.channel_id); !r) return r.err();
+    if (auto r = v::id("incident_id", d.incident_id); !r) return r.err();
+    if (d.transition != "down" && d.transition != "up")
+      return reject(errc::invalid, "transition must be down or up");
+    if (d.attempts < 1) return reject(errc::invalid, "attempts must be at least 1");
+    if (d.delivered)
+      return one(notification_delivered{d.channel_id, d.incident_id, d.transition, d.attempts,
+                                        d.http_status});
+    return one(notification_failed{d.channel_id, d.incident_id, d.transition, d.attempts,
+                                   bounded_error(d.error)});
+  }
+};
+
+}  // namespace
+
+outcome decide(const state& s, const command& c) {
+  if (s.recent.contains(c.meta.command_id)) return events{};  // a replay
+  if (!s.exists || s.deleted) return reject(errc::not_found, "no such monitor");
+  if (c.ctx.tenant_suspended) return reject(errc::suspended, "the tenant is suspended");
+  if (c.meta.expected_version >= 0 && c.meta.expected_version != s.version)
+    return reject(errc::conflict, "expected version " + std::to_string(c.meta.expected_version) +
+                                      " but the monitor is at " + std::to_string(s.version));
+  return std::visit(handler{s, c}, c.b);
+}
+
+// ---------------------------------------------------------------- events
+
+state evolve(state s, const event& e) {
+  bool applied = true;
+  bool domain = true;
+  std::visit(
+      overloaded{
+          [&](const monitor_created& d) {
+            s.exists = true;
+            s.deleted = false;
+            s.active = true;
+            s.status = monitor_status::pending;
+            s.consecutive_failures = 0;
+            s.id = d.monitor_id;
+            s.config = d.config;
+            s.incident.reset();
+          },
+          [&](const monitor_updated& d) { s.config = d.config; },
+          [&](const monitor_paused&) { s.active = false; },
+          [&](const monitor_resumed&) {
+            s.active = true;
+            s.consecutive_failures = 0;
+          },
+          [&](const monitor_deleted&) {
+            s.deleted = true;
+            s.active = false;
+          },
+          [&](const monitor_status_changed& d) {
+            s.status = d.to;
+            if (d.to == monitor_status::up || d.to == monitor_status::maintenance)
+              s.consecutive_failures = 0;
+          },
+          [&](const incident_opened& d) { s.incident = open_incident{d.incident_id, e.meta.time}; },
+          [&](const incident_closed&) { s.incident.reset(); },
+          [&](const notification_delivered&) {},
+          [&](const notification_failed&) {},
+          [&](const check_completed& d) {
+            domain = false;
+            s.consecutive_failures = failures_after(s, d.ok);
+            s.check_seq = e.meta.seq.get();
+            s.last_check_at = e.meta.time;
+          },
+          [&](const auto&) { applied = false; },  // tenant events
+      },
+      e.data);
+  if (applied) {
+    if (domain) ++s.version;
+    s.recent.record(e.meta.causation_id);
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------- snapshots
+
+namespace {
+
+using json = nlohmann::json;
+constexpr int snapshot_version = 1;
+
+const char* kind_name(monitor_kind k) {
+  switch (k) {
+    case monitor_kind::http: return "http";
+    case monitor_kind::keyword: return "keyword";
+    case monitor_kind::tcp: return "tcp";
+    case monitor_kind::push: return "push";
+  }
+  return "http";
+}
+
+monitor_kind parse_kind(const std::string& s) {
+  if (s == "http") return monitor_kind::http;
+  if (s == "keyword") return monitor_kind::keyword;
+  if (s == "tcp") return monitor_kind::tcp;
+  if (s == "push") return monitor_kind::push;
+  throw std::invalid_argument("unknown monitor kind '" + s + "'");
+}
+
+const char* status_name(monitor_status st) {
+  switch (st) {
+    case monitor_status::pending: return "pending";
+    case monitor_status::up: return "up";
+    case monitor_status::down: return "down";
+    case monitor_status::maintenance: return "maintenance";
+  }
+  return "pending";
+}
+
+monitor_status parse_status(const std::string& s) {
+  if (s == "pending") return monitor_status::pending;
+  if (s == "up") return monitor_status::up;
+  if (s == "down") return monitor_status::down;
+  if (s == "maintenance") return monitor_status::maintenance;
+  throw std::invalid_argument("unknown monitor status '" + s + "'");
+}
+
+json config_json(const monitor_config& c) {
+  json ranges = json::array();
+  for (const auto& r : c.accepted_status) ranges.push_back(json::array({r.low, r.high}));
+  return {{"name", c.name},
+          {"kind", kind_name(c.kind)},
+          {"url", c.url},
+          {"host", c.host},
+          {"port", c.port},
+          {"interval_s", c.interval_s},
+          {"timeout_ms", c.timeout_ms},
+          {"retries", c.retries},
+          {"accepted_status", ranges},
+          {"keyword", c.keyword},
+          {"keyword_absent", c.keyword_absent},
+          {"max_redirects", c.max_redirects},
+          {"verify_tls", c.verify_tls},
+          {"push_token", c.push_token},
+          {"grace_s", c.grace_s},
+          {"tags", c.tags},
+          {"channel_ids", c.channel_ids}};
+}
+
+// Fills `c` in place (decoding into a fresh monitor_config trips a GCC 12
+// -Wmaybe-uninitialized false positive on its default status range).
+void config_from(const json& j, monitor_config& c) {
+  c.name = j.at("name").get<std::string>();
+  c.kind = parse_kind(j.at("kind").get<std::string>());
+  c.url = j.at("url").get<std::string>();
+  c.host = j.at("host").get<std::string>();
+  c.port = j.at("port").get<int>();
+  c.interval_s = j.at("interval_s").get<int>();
+  c.timeout_ms = j.at("timeout_ms").get<int>();
+  c.retries = j.at("retries").get<int>();
+  c.accepted_status.clear();
+  for (const auto& r : j.at("accepted_status")) {
+    if (!r.is_array() || r.size() != 2) throw std::invalid_argument("bad status range");
+    c.accepted_status.push_back(status_range{r.at(0).get<int>(), r.at(1).get<int>()});
+  }
+  c.keyword = j.at("keyword").get<std::string>();
+  c.keyword_absent = j.at("keyword_absent").get<bool>();
+  c.max_redirects = j.at("max_redirects").get<int>();
+  c.verify_tls = j.at("verify_tls").get<bool>();
+  c.push_token = j.at("push_token").get<std::string>();
+  c.grace_s = j.at("grace_s").get<int>();
+  c.tags = j.at("tags").get<std::vector<std::string>>();
+  c.channel_ids = j.at("channel_ids").get<std::vector<std::string>>();
+}
+
+}  // namespace
+
+std::string encode_state(const state& s) {
+  json j;
+  j["v"] = snapshot_version;
+  j["exists"] = s.exists;
+  j["deleted"] = s.deleted;
+  j["active"] = s.active;
+  j["status"] = status_name(s.status);
+  j["consecutive_failures"] = s.consecutive_failures;
+  j["version"] = s.version;
+  j["check_seq"] = s.check_seq;
+  j["last_check_at"] = s.last_check_at ? json(s.last_check_at->get()) : json(nullptr);
+  j["id"] = s.id;
+  j["config"] = config_json(s.config);
+  j["incident"] = s.incident ? json{{"id", s.incident->id}, {"opened_at", s.incident->opened_at.get()}}
+                             : json(nullptr);
+  json& recent = j["recent"] = json::array();
+  s.recent.for_each([&](const auto& e) { recent.push_back(json::array({e.command_id, e.events})); });
+  return j.dump();
+}
+
+result<state> decode_state(std::string_view text) {
+  try {
+    const json j = json::parse(text);
+    if (j.at("v").get<int>() != snapshot_version)
+      return reject(errc::decode, "unsupported monitor snapshot version");
+    state s;
+    s.exists = j.at("exists").get<bool>();
+    s.deleted = j.at("deleted").get<bool>();
+    s.active = j.at("active").get<bool>();
+    s.status = parse_status(j.at("status").get<std::string>());
+    s.consecutive_failures = j.at("consecutive_failures").get<int>();
+    s.version = j.at("version").get<std::int64_t>();
+    s.check_seq = j.at("check_seq").get<std::int64_t>();
+    const json& last = j.at("last_check_at");
+    if (!last.is_null()) s.last_check_at = timestamp{last.get<std::int64_t>()};
+    s.id = j.at("id").get<std::string>();
+    config_from(j.at("config"), s.config);
+    const json& inc = j.at("incident");
+    if (!inc.is_null())
+      s.incident = open_incident{inc.at("id").get<std::string>(),
+                                 timestamp{inc.at("opened_at").get<std::int64_t>()}};
+    for (const auto& e : j.at("recent")) {
+      if (!e.is_array() || e.size() != 2) return reject(errc::decode, "bad recent-command entry");
+      s.recent.push(e.at(0).get<std::string>(), e.at(1).get<int>());
+    }
+    return s;
+  } catch (const std::exception& ex) {
+    return reject(errc::decode, std::string("monitor snapshot: ") + ex.what());
+  }
+}
+
+}  // namespace kw::monitor

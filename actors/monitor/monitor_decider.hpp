@@ -1,0 +1,137 @@
+// The Monitor aggregate as a pure decider: configuration, active/paused, the
+// status machine, the open incident.
+//
+// Status machine (one record_check at a time; F = consecutive failures
+// including this check, R = config.retries):
+//
+//            ok                    fail, F > R             ok
+//   pending ─────▶ up ──────────────────────────▶ down ─────────▶ up
+//      │            ▲  fail, F <= R: stays up       │  fail: stays down
+//      │            │                               │
+//      └── fail, F > R ─────────────────────────────┘
+//
+//   In a maintenance window (ctx.in_maintenance) a failure moves to
+//   maintenance instead (no incident, failures not accumulated: F is 1 at
+//   most there); an ok moves to up as usual. Leaving the window, the next
+//   check re-evaluates: ok → up, failure → down if F > R, else pending.
+//
+//   Every move emits monitor_status_changed. A move to down opens an incident
+//   (incident_opened, id from the command) unless one is open; a move to up
+//   closes the open incident (incident_closed, duration from its opened_at to
+//   the command's time).
+//
+// Contracts:
+//  - decide is pure; facts about the tenant arrive in `context`.
+//  - record_check always emits check_completed first (for keepwatch.checks.v1,
+//    see kw::is_check_result); the shell must give it seq = state.check_seq
+//    + 1, which monitor_status_changed.check_seq already refers to.
+//  - monitor_created and monitor_deleted are decided by the Tenant; evolve
+//    applies them here too (created initializes, deleted ends the stream).
+//  - The shell stamps each event's envelope with time = command time and
+//    causation_id = command id; incident durations rely on it.
+//  - A command id in the recent window: ok with NO events (a replay).
+//  - version counts monitor-aggregate domain events (not check_completed).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "actors/common/dedupe_window.hpp"
+#include "events/event.hpp"
+#include "events/ids.hpp"
+#include "events/monitor_config.hpp"
+#include "events/result.hpp"
+
+namespace kw::monitor {
+
+// ---------------------------------------------------------------- state
+
+struct open_incident {
+  std::string id;
+  timestamp opened_at;
+  friend bool operator==(const open_incident& a, const open_incident& b) {
+    return a.id == b.id && a.opened_at == b.opened_at;
+  }
+};
+
+inline constexpr std::size_t recent_commands = 16;
+
+struct state {
+  bool exists = false;
+  bool deleted = false;
+  bool active = true;  // false = paused
+  kw::monitor_status status = kw::monitor_status::pending;
+  int consecutive_failures = 0;
+  std::int64_t version = 0;    // monitor-aggregate domain events applied
+  std::int64_t check_seq = 0;  // seq of the last check_completed
+  std::optional<timestamp> last_check_at;
+  std::string id;
+  monitor_config config;
+  std::optional<open_incident> incident;
+  dedupe_window<recent_commands> recent;
+
+  friend bool operator==(const state& a, const state& b);
+  friend bool operator!=(const state& a, const state& b) { return !(a == b); }
+};
+
+// ---------------------------------------------------------------- commands
+
+struct update_monitor { monitor_config config; };
+struct pause_monitor {};
+struct resume_monitor {};
+struct record_check {
+  bool ok = false;
+  std::int64_t latency_us = 0;
+  int http_status = 0;
+  std::string error;  // longer than max_error_len is cut (at a UTF-8 boundary)
+  std::optional<timestamp> cert_expires_at;
+  std::string incident_id;  // fresh id, used only if an incident opens
+};
+struct record_delivery {
+  std::string channel_id;
+  std::string incident_id;
+  std::string transition;  // down | up
+  int attempts = 0;
+  int http_status = 0;
+  bool delivered = false;
+  std::string error;
+};
+
+inline constexpr std::size_t max_error_len = 512;
+
+using body = std::variant<update_monitor, pause_monitor, resume_monitor,
+                          record_check, record_delivery>;
+
+// Facts the shell looks up from the Tenant before deciding.
+struct context {
+  bool tenant_suspended = false;
+  int min_interval_s = 0;       // the tenant plan's minimum interval
+  bool in_maintenance = false;  // tenant::is_in_maintenance(id, command time)
+};
+
+struct command {
+  kw::command_meta meta;
+  context ctx;
+  body b;
+};
+
+// ---------------------------------------------------------------- decider
+
+kw::result<std::vector<kw::event_data>> decide(const state& s, const command& c);
+
+// Monitor events and check_completed (check_seq = the event's meta.seq).
+// Tenant events are ignored. Pass the state by move.
+state evolve(state s, const kw::event& e);
+
+state initial_state();
+
+bool seen(const state& s, std::string_view command_id) noexcept;
+
+std::string encode_state(const state& s);
+kw::result<state> decode_state(std::string_view json);
+
+}  // namespace kw::monitor

@@ -1,0 +1,202 @@
+// Strict TOML loading for the node configuration and the plan catalogue.
+// toml11 does the parsing; this file maps keys to fields, checks ranges and
+// names the offending key in every error.
+#include "config/config.hpp"
+
+#include <cstdlib>
+#include <functional>
+#include <set>
+#include <toml.hpp>
+
+extern char** environ;
+
+namespace kw {
+namespace {
+
+// One settable key: how to read it from TOML and from a string (env).
+struct key_spec {
+  std::string section;
+  std::string key;
+  std::function<status(const toml::value&)> from_toml;
+  std::function<status(const std::string&)> from_string;
+};
+
+
+key_spec str_key(std::string section, std::string key, std::string* out,
+                 std::set<std::string> allowed = {}) {
+  auto name = section + "." + key;
+  auto check = [name, allowed, out](const std::string& v) -> status {
+    if (!allowed.empty() && allowed.count(v) == 0) {
+      std::string list;
+      for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return make_error(errc::invalid, name + ": \"" + v + "\" is not one of " + list);
+    }
+    *out = v;
+    return ok_status();
+  };
+  return {std::move(section), std::move(key),
+          [name, check](const toml::value& v) -> status {
+            if (!v.is_string()) return make_error(errc::invalid, name + ": expected a string");
+            return check(v.as_string().str);
+          },
+          check};
+}
+
+key_spec int_key(std::string section, std::string key, int* out, int lo, int hi) {
+  auto name = section + "." + key;
+  auto check = [name, out, lo, hi](long long v) -> status {
+    if (v < lo || v > hi)
+      return make_error(errc::invalid, name + ": " + std::to_string(v) + " is outside " +
+                                           std::to_string(lo) + ".." + std::to_string(hi));
+    *out = static_cast<int>(v);
+    return ok_status();
+  };
+  return {std::move(section), std::move(key),
+          [name, check](const toml::value& v) -> status {
+            if (!v.is_integer()) return make_error(errc::invalid, name + ": expected an integer");
+            return check(v.as_integer());
+          },
+          [name, check](const std::string& s) -> status {
+            char* end = nullptr;
+            errno = 0;
+            long long v = std::strtoll(s.c_str(), &end, 10);
+            if (s.empty() || *end != '\0' || errno != 0)
+              return make_error(errc::invalid, name + ": \"" + s + "\" is not an integer");
+            return check(v);
+          }};
+}
+
+std::vector<key_spec> specs(node_config& c) {
+  return {
+      str_key("node", "name", &c.node_name),
+      str_key("node", "data_dir", &c.data_dir),
+      str_key("node", "log_level", &c.log_level,
+              {"trace", "debug", "info", "warn", "error", "critical", "off"}),
+      str_key("log", "backend", &c.log_backend, {"embedded"}),
+      int_key("log", "partitions", &c.partitions, 1, 1024),
+      int_key("tenants", "passivate_after_s", &c.passivate_after_s, 1, 86400 * 7),
+      int_key("snapshots", "interval_s", &c.snapshot_interval_s, 1, 86400),
+      int_key("checks", "prober_threads", &c.prober_threads, 1, 64),
+      int_key("checks", "jitter_pct", &c.jitter_pct, 0, 50),
+      int_key("checks", "webhook_max_attempts", &c.webhook_max_attempts, 1, 20),
+      int_key("checks", "webhook_initial_backoff_ms", &c.webhook_initial_backoff_ms, 1, 600000),
+      str_key("plans", "file", &c.plans_file),
+  };
+}
+
+std::string env_name(const key_spec& k) {
+  std::string n = "KEEPWATCH_" + k.section + "_" + k.key;
+  for (auto& ch : n) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return n;
+}
+
+}  // namespace
+
+result<node_config> load_config(const std::string& path,
+                                const std::map<std::string, std::string>& env) {
+  node_config c;
+  auto keys = specs(c);
+  if (!path.empty()) {
+    toml::value root;
+    try {
+      root = toml::parse(path);
+    } catch (const std::exception& e) {
+      return make_error(errc::invalid, "config " + path + ": " + e.what());
+    }
+    if (!root.is_table()) return make_error(errc::invalid, "config " + path + ": not a table");
+    for (const auto& [section, body] : root.as_table()) {
+      if (!body.is_table())
+        return make_error(errc::invalid, "config " + path + ": [" + section + "] must be a table");
+      for (const auto& [key, value] : body.as_table()) {
+        auto it = std::find_if(keys.begin(), keys.end(), [&](const key_spec& k) {
+          return k.section == section && k.key == key;
+        });
+        if (it == keys.end())
+          return make_error(errc::invalid,
+                            "config " + path + ": unknown key " + section + "." + key);
+        if (auto st = it->from_toml(value); !st) return st.err();
+      }
+    }
+  }
+  std::set<std::string> known;
+  for (auto& k : keys) {
+    known.insert(env_name(k));
+    if (auto it = env.find(env_name(k)); it != env.end()) {
+      if (auto st = k.from_string(it->second); !st)
+        return make_error(errc::invalid, env_name(k) + ": " + st.err().message);
+    }
+  }
+  for (auto& [name, value] : env)
+    if (name.rfind("KEEPWATCH_", 0) == 0 && known.count(name) == 0)
+      return make_error(errc::invalid, "unknown environment variable " + name);
+  return c;
+}
+
+std::map<std::string, std::string> keepwatch_env() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    auto name = kv.substr(0, eq);
+    if (name.rfind("KEEPWATCH_", 0) == 0) out[name] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string default_plans_path() { return std::string(KW_CONFIG_DIR) + "/plans.toml"; }
+
+result<plan_catalog> load_plans(const std::string& path) {
+  toml::value root;
+  try {
+    root = toml::parse(path);
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid, "plans " + path + ": " + e.what());
+  }
+  if (!root.is_table() || !root.contains("plans") || !root.at("plans").is_table())
+    return make_error(errc::invalid, "plans " + path + ": expected a [plans.<name>] table");
+  plan_catalog cat;
+  for (const auto& [name, body] : root.at("plans").as_table()) {
+    if (!body.is_table())
+      return make_error(errc::invalid, "plans " + path + ": plans." + name + " must be a table");
+    plan p;
+    p.name = name;
+    struct field {
+      const char* key;
+      std::function<void(long long)> set;
+    };
+    std::vector<field> fields = {
+        {"max_monitors", [&](long long v) { p.max_monitors = int(v); }},
+        {"min_interval_s", [&](long long v) { p.min_interval_s = int(v); }},
+        {"retention_days", [&](long long v) { p.retention_days = int(v); }},
+        {"max_users", [&](long long v) { p.max_users = int(v); }},
+        {"max_status_pages", [&](long long v) { p.max_status_pages = int(v); }},
+        {"api_rate_per_min", [&](long long v) { p.api_rate_per_min = int(v); }},
+        {"base_price_cents", [&](long long v) { p.base_price_cents = v; }},
+        {"monitor_price_cents", [&](long long v) { p.monitor_price_cents = v; }},
+    };
+    const auto& t = body.as_table();
+    for (const auto& [key, _] : t) {
+      bool known = std::any_of(fields.begin(), fields.end(),
+                               [&](const field& f) { return key == f.key; });
+      if (!known)
+        return make_error(errc::invalid,
+                          "plans " + path + ": unknown key plans." + name + "." + key);
+    }
+    for (const auto& f : fields) {
+      auto it = t.find(f.key);
+      if (it == t.end())
+        return make_error(errc::invalid,
+                          "plans " + path + ": plans." + name + "." + f.key + " is missing");
+      if (!it->second.is_integer() || it->second.as_integer() < 0)
+        return make_error(errc::invalid, "plans " + path + ": plans." + name + "." + f.key +
+                                             " must be a non-negative integer");
+      f.set(it->second.as_integer());
+    }
+    cat.plans.emplace(name, std::move(p));
+  }
+  if (cat.plans.empty()) return make_error(errc::invalid, "plans " + path + ": no plans");
+  return cat;
+}
+
+}  // namespace kw

@@ -1,0 +1,52 @@
+// The node's configuration: a TOML file, overridden by KEEPWATCH_* environment
+// variables, overridden by command-line flags (applied by the caller).
+//
+// Every key is documented in config/keepwatch.example.toml. Loading is strict:
+// an unknown key, a wrong type or an out-of-range value is an error that names
+// the key, never a silently ignored setting.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "config/plan.hpp"
+#include "events/result.hpp"
+
+namespace kw {
+
+struct node_config {
+  // [node]
+  std::string node_name = "node-1";
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  // [log]
+  std::string log_backend = "embedded";  // embedded (kafka: a later release)
+  int partitions = 8;
+  // [tenants]
+  int passivate_after_s = 600;
+  // [snapshots]
+  int snapshot_interval_s = 300;
+  // [checks]
+  int prober_threads = 1;
+  int jitter_pct = 10;  // each check fires at interval ± jitter
+  int webhook_max_attempts = 5;
+  int webhook_initial_backoff_ms = 500;
+  // [plans]
+  std::string plans_file;  // empty: the catalogue shipped in config/plans.toml
+};
+
+// Loads `path` (empty: defaults only), then applies KEEPWATCH_* variables from
+// `env` (e.g. KEEPWATCH_NODE_DATA_DIR, KEEPWATCH_LOG_PARTITIONS).
+result<node_config> load_config(const std::string& path,
+                                const std::map<std::string, std::string>& env);
+
+// The process environment's KEEPWATCH_* variables.
+std::map<std::string, std::string> keepwatch_env();
+
+// Loads the plan catalogue (free, pro, enterprise, ...) from a plans.toml.
+result<plan_catalog> load_plans(const std::string& path);
+
+// The path of the catalogue shipped with the source (config/plans.toml).
+std::string default_plans_path();
+
+}  // namespace kw

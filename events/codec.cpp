@@ -1,0 +1,375 @@
+// The CloudEvents codec (see codec.hpp): canonical encoding, strict decoding,
+// RFC 3339 times and UUID v7 ids. Everything here is pure: no clock, no
+// random device, no I/O.
+#include "events/codec.hpp"
+
+#include <array>
+#include <cstdio>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "events/json_io.hpp"
+
+namespace kw {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t n_types = std::variant_size_v<event_data>;
+
+template <std::size_t... I>
+constexpr std::array<const char*, n_types> make_type_names(std::index_sequence<I...>) {
+  return {std::variant_alternative_t<I, event_data>::type...};
+}
+constexpr auto type_names = make_type_names(std::make_index_sequence<n_types>{});
+
+// ---- time ------------------------------------------------------------------
+
+constexpr std::int64_t us_per_day = 86'400'000'000;
+
+// Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian).
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct civil {
+  std::int64_t y;
+  unsigned m, d;
+};
+
+constexpr civil civil_from_days(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {y + (m <= 2), m, d};
+}
+
+constexpr std::int64_t min_time = days_from_civil(0, 1, 1) * us_per_day;
+constexpr std::int64_t max_time = days_from_civil(9999, 12, 31) * us_per_day + us_per_day - 1;
+
+constexpr bool is_leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
+  constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+// ---- strict parsing --------------------------------------------------------
+
+constexpr int max_depth = 32;
+
+// Thrown from the parser callback; caught in decode.
+struct reject {
+  std::string message;
+};
+
+json parse_strict(std::string_view bytes) {
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  auto cb = [&](int depth, json::parse_event_t ev, json& parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth >= max_depth) throw reject{"nested deeper than " + std::to_string(max_depth)};
+        if (ev == json::parse_event_t::object_start) keys.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!keys.empty()) keys.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        const auto& k = parsed.get_ref<const std::string&>();
+        if (!keys.empty() && !keys.back().insert(k).second) {
+          throw reject{"duplicate key " + parsed.dump()};
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return true;
+  };
+  return json::parse(bytes.begin(), bytes.end(), cb, /*allow_exceptions=*/true,
+                     /*ignore_comments=*/false);
+}
+
+template <class T>
+void get(const json& j, const char* name, T& out, json_io::read_error& err) {
+  if (err) return;
+  auto it = j.find(name);
+  if (it == j.end()) {
+    err = json_io::fail(name, "missing field");
+    return;
+  }
+  err = json_io::read(*it, out, name);
+}
+
+template <std::size_t I>
+json_io::read_error read_data(const json& j, event_data& out) {
+  std::variant_alternative_t<I, event_data> v{};
+  if (auto e = json_io::read(j, v, "data")) return e;
+  out.template emplace<I>(std::move(v));
+  return std::nullopt;
+}
+
+using data_reader = json_io::read_error (*)(const json&, event_data&);
+
+template <std::size_t... I>
+constexpr std::array<data_reader, n_types> make_readers(std::index_sequence<I...>) {
+  return {&read_data<I>...};
+}
+constexpr auto data_readers = make_readers(std::make_index_sequence<n_types>{});
+
+result<event> decode_impl(std::string_view bytes) {
+  if (!valid_utf8(bytes)) {
+    // Name the first bad byte.
+    std::size_t lo = 0, hi = bytes.size();
+    while (hi - lo > 1) {
+      std::size_t mid = lo + (hi - lo) / 2;
+      if (valid_utf8(bytes.substr(0, mid))) lo = mid; else hi = mid;
+    }
+    return make_error(errc::decode, "invalid UTF-8 at byte " + std::to_string(lo));
+  }
+  json j;
+  try {
+    j = parse_strict(bytes);
+  } catch (const reject& r) {
+    return make_error(errc::decode, "not valid JSON: " + r.message);
+  } catch (const json::exception& ex) {
+    return make_error(errc::decode, std::string("not valid JSON: ") + ex.what());
+  }
+  if (!j.is_object()) {
+    return make_error(errc::decode, std::string("expected a JSON object, got ") +
+                                        json_io::kind_name(j));
+  }
+
+  json_io::read_error err;
+  std::string specversion, type;
+  get(j, "specversion", specversion, err);
+  if (!err && specversion != "1.0") {
+    err = json_io::fail("specversion", "expected \"1.0\", got " + j["specversion"].dump());
+  }
+  get(j, "type", type, err);
+  std::size_t index = 0;
+  if (!err) {
+    auto i = index_of_type(type);
+    if (!i) {
+      err = json_io::fail("type", "unknown event type " +
+                                      json(type).dump(-1, ' ', false, json::error_handler_t::replace));
+    } else {
+      index = *i;
+    }
+  }
+  if (err) return *err;
+  // Check results are not hash-chained: they carry no prevhash / hash.
+  const bool chained = std::string_view(type_names[index]) != check_completed::type;
+
+  event e{envelope{}, event_data{}};
+  envelope& m = e.meta;
+  std::int64_t seq = 0;
+  std::string tenant;
+  timestamp t;
+  get(j, "id", m.id, err);
+  get(j, "source", m.source, err);
+  get(j, "subject", m.subject, err);
+  get(j, "time", t, err);
+  get(j, "tenantid", tenant, err);
+  get(j, "aggregate", m.aggregate, err);
+  get(j, "seq", seq, err);
+  get(j, "actor", m.actor, err);
+  get(j, "correlationid", m.correlation_id, err);
+  get(j, "causationid", m.causation_id, err);
+  if (chained) {
+    get(j, "prevhash", m.prevhash, err);
+    get(j, "hash", m.hash, err);
+  }
+  if (!err) {
+    auto it = j.find("data");
+    if (it == j.end()) {
+      err = json_io::fail("data", "missing field");
+    } else {
+      err = data_readers[index](*it, e.data);
+    }
+  }
+  if (err) return *err;
+
+  // Every field is read; anything else is unknown.
+  const std::size_t expected_keys = chained ? 15 : 13;
+  if (j.size() != expected_keys) {
+    static const std::set<std::string> known = {
+        "specversion", "id", "source", "type", "subject", "time", "tenantid",
+        "aggregate", "seq", "actor", "correlationid", "causationid", "data"};
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const bool ok = known.count(it.key()) != 0 ||
+                      (chained && (it.key() == "prevhash" || it.key() == "hash"));
+      if (!ok) return json_io::fail(it.key(), "unknown field");
+    }
+  }
+  m.time = t;
+  m.tenant = tenant_id(std::move(tenant));
+  m.seq = seq_no(seq);
+  return e;
+}
+
+}  // namespace
+
+// ---- public ------------------------------------------------------------------
+
+const char* type_of(const event_data& d) noexcept {
+  return d.index() < n_types ? type_names[d.index()] : "";
+}
+
+bool is_check_result(const event_data& d) noexcept {
+  return std::holds_alternative<check_completed>(d);
+}
+
+const char* type_at(std::size_t index) noexcept {
+  return index < n_types ? type_names[index] : "";
+}
+
+std::optional<std::size_t> index_of_type(std::string_view type) noexcept {
+  for (std::size_t i = 0; i < n_types; ++i) {
+    if (type == type_names[i]) return i;
+  }
+  return std::nullopt;
+}
+
+bool valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;        // no overlong
+      if (c == 0xED) hi = 0x9F;        // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;        // no overlong
+      if (c == 0xF4) hi = 0x8F;        // nothing above U+10FFFF
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    if (p[i + 1] < lo || p[i + 1] > hi) return false;
+    for (std::size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string format_time(timestamp t) {
+  std::int64_t us = t.get();
+  if (us < min_time) us = min_time;
+  if (us > max_time) us = max_time;
+  std::int64_t days = us >= 0 ? us / us_per_day : -((-us + us_per_day - 1) / us_per_day);
+  std::int64_t rem = us - days * us_per_day;  // [0, us_per_day)
+  const civil c = civil_from_days(days);
+  const auto secs = rem / 1'000'000;
+  const auto frac = rem % 1'000'000;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
+                static_cast<int>(c.y), c.m, c.d, static_cast<int>(secs / 3600),
+                static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60),
+                static_cast<int>(frac));
+  return buf;
+}
+
+result<timestamp> parse_time(std::string_view s) {
+  auto bad = [&](const char* why) {
+    return make_error(errc::decode, std::string("invalid timestamp (") + why +
+                                        "; expected YYYY-MM-DDTHH:MM:SS.ffffffZ)");
+  };
+  //                         0123456789012345678901234567
+  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+  if (s.size() != shape.size()) return bad("wrong length");
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i]) {
+      return bad("malformed");
+    }
+  }
+  auto num = [&](std::size_t pos, std::size_t len) {
+    std::int64_t v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (s[i] - '0');
+    return v;
+  };
+  const std::int64_t y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2),
+                     mi = num(14, 2), sec = num(17, 2), us = num(20, 6);
+  if (mo < 1 || mo > 12) return bad("month out of range");
+  if (d < 1 || d > days_in_month(y, static_cast<unsigned>(mo))) return bad("day out of range");
+  if (h > 23 || mi > 59 || sec > 59) return bad("time of day out of range");
+  const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  return timestamp(days * us_per_day + ((h * 60 + mi) * 60 + sec) * 1'000'000 + us);
+}
+
+std::string uuid_v7(timestamp t, std::uint64_t rand_a, std::uint64_t rand_b) {
+  const std::int64_t us = t.get();
+  const std::int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+  const std::uint64_t hi = (static_cast<std::uint64_t>(ms) & 0xFFFF'FFFF'FFFFull) << 16 |
+                           0x7000u | (rand_a & 0xFFFu);
+  const std::uint64_t lo = 0x8000'0000'0000'0000ull | (rand_b & 0x3FFF'FFFF'FFFF'FFFFull);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32), static_cast<unsigned>(hi >> 16 & 0xFFFF),
+                static_cast<unsigned>(hi & 0xFFFF), static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xFFFF'FFFF'FFFFull));
+  return buf;
+}
+
+std::string encode(const event& e) {
+  const envelope& m = e.meta;
+  json j = json::object();
+  j["specversion"] = "1.0";
+  j["id"] = m.id;
+  j["source"] = m.source;
+  j["type"] = type_of(e.data);
+  j["subject"] = m.subject;
+  j["time"] = format_time(m.time);
+  j["tenantid"] = m.tenant.get();
+  j["aggregate"] = m.aggregate;
+  j["seq"] = m.seq.get();
+  json_io::write(j["actor"], m.actor);
+  j["correlationid"] = m.correlation_id;
+  j["causationid"] = m.causation_id;
+  if (!is_check_result(e.data)) {
+    j["prevhash"] = m.prevhash;
+    j["hash"] = m.hash;
+  }
+  std::visit([&](const auto& d) { json_io::write(j["data"], d); }, e.data);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+result<event> decode(std::string_view bytes) {
+  try {
+    return decode_impl(bytes);
+  } catch (const std::exception& ex) {
+    return make_error(errc::decode, std::string("undecodable record: ") + ex.what());
+  } catch (...) {
+    return make_error(errc::decode, "undecodable record");
+  }
+}
+
+}  // namespace kw

@@ -54,7 +54,7 @@ struct monitor_config {
 // KW_EVENT_JSON in tenant_events.hpp.
 void to_json(nlohmann::json& j, const monitor_config& c);
 status from_json(const nlohmann::json& j, monitor_config& c,
-                 const std::string& path = "config");
+                 const std::string& path);
 
 const char* to_string(monitor_kind k) noexcept;
 

@@ -24,10 +24,12 @@ namespace kw {
 // missing field, a wrong JSON type, an out-of-range integer, a bad timestamp or
 // enum, or an unknown extra field is an errc::decode error naming the field
 // ("<path>.<field>: ..."), never an exception and never a defaulted field.
+// `path` prefixes messages: "data" for an envelope's payload. There is
+// deliberately no two-argument from_json, so nlohmann's lenient j.get<T>()
+// does not compile for these types.
 #define KW_EVENT_JSON(T)                             \
   void to_json(nlohmann::json& j, const T& e);       \
-  status from_json(const nlohmann::json& j, T& e,    \
-                   const std::string& path = "data");
+  status from_json(const nlohmann::json& j, T& e, const std::string& path);
 
 struct tenant_created {
   KW_EVENT_TYPE("tenant.created", 1)

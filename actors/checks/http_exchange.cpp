@@ -1,7 +1,9 @@
 // See http_exchange.hpp.
 #include "actors/checks/http_exchange.hpp"
 
+#include <algorithm>
 #include <ctime>
+#include <iterator>
 #include <memory>
 
 #include <boost/asio/connect.hpp>
@@ -58,6 +60,20 @@ void connection_pool::release(const std::string& origin, tcp::socket socket) {
     return;
   }
   v.push_back(idle{std::move(socket), clock::now()});
+}
+
+void connection_pool::evict_expired() {
+  auto now = clock::now();
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& v = it->second;
+    auto keep = std::stable_partition(v.begin(), v.end(), [&](const idle& c) { return now - c.since <= max_idle_; });
+    for (auto c = keep; c != v.end(); ++c) {
+      error_code ignored;
+      c->socket.close(ignored);
+    }
+    v.erase(keep, v.end());
+    it = v.empty() ? idle_.erase(it) : std::next(it);
+  }
 }
 
 void connection_pool::clear() {
@@ -265,7 +281,22 @@ private:
     if (ec)
       return retry_or_fail(ec);
     parser_.emplace();
-    parser_->body_limit(req_.body_limit);
+    parser_->body_limit(req_.body_limit);  // enforced by Beast for chunked and to-EOF bodies
+    with_stream([this](auto& stream) {
+      http::async_read_header(stream, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
+        self->on_header(ec);
+      });
+    });
+  }
+
+  void on_header(error_code ec) {
+    if (ec)
+      return on_read(ec);
+    // Beast 1.74 does not apply body_limit to a Content-Length body: check it here.
+    if (auto len = parser_->content_length(); len && *len > req_.body_limit)
+      return on_read(http::error::body_limit);
+    if (parser_->is_done())
+      return on_read({});
     with_stream([this](auto& stream) {
       http::async_read(stream, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
         self->on_read(ec);

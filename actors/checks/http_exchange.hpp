@@ -46,6 +46,9 @@ public:
                            clock::duration max_idle = std::chrono::seconds(20));
   std::optional<tcp::socket> acquire(const std::string& origin);
   void release(const std::string& origin, tcp::socket socket);
+  // Closes connections idle longer than max_idle; the prober calls it
+  // periodically so connections to origins no longer checked do not linger.
+  void evict_expired();
   void clear();
   std::size_t idle_count() const;
 

@@ -239,7 +239,18 @@ struct prober::impl {
     net::io_context ioc{1};
     net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
     detail::connection_pool pool;
+    net::steady_timer sweep{ioc};
     std::thread thread;
+
+    void do_sweep() {
+      sweep.expires_after(std::chrono::seconds(5));
+      sweep.async_wait([this](error_code ec) {
+        if (ec)
+          return;
+        pool.evict_expired();
+        do_sweep();
+      });
+    }
   };
 
   net::ssl::context tls = detail::make_client_tls_context();
@@ -253,8 +264,10 @@ prober::prober(int threads) : impl_(std::make_unique<impl>()) {
   auto n = static_cast<std::size_t>(std::max(threads, 1));
   for (std::size_t i = 0; i < n; ++i)
     impl_->workers.push_back(std::make_unique<impl::worker>());
-  for (auto& w : impl_->workers)
+  for (auto& w : impl_->workers) {
+    w->do_sweep();
     w->thread = std::thread([w = w.get()] { w->ioc.run(); });
+  }
 }
 
 prober::~prober() { stop(); }

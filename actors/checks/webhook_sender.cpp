@@ -116,9 +116,9 @@ private:
 }  // namespace
 
 struct webhook_sender::impl {
+  net::ssl::context tls = detail::make_client_tls_context();  // outlives the streams in ioc
   net::io_context ioc{1};
   net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
-  net::ssl::context tls = detail::make_client_tls_context();
   std::thread thread;
   std::atomic<bool> stopped{false};
   std::mutex stop_mutex;

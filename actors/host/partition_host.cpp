@@ -165,12 +165,14 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
   s.ctx = std::move(ctx);
   s.run_checks = run_checks;
   self->set_down_handler([](caf::down_msg&) {});
+  // Linked children that quit normally (passivated tenants) are no news; a
+  // shutdown from the node stops the host (and, linked, its children); any
+  // other reason is a child that failed.
   self->set_exit_handler([=](caf::exit_msg& m) {
-    if (m.reason == caf::exit_reason::user_shutdown && m.source == nullptr) return;
-    if (m.reason && m.reason != caf::exit_reason::normal) {
-      spdlog::error("partition {}: an aggregate actor failed: {}", self->state.ctx->partition.get(),
-                    to_string(m.reason));
-    }
+    if (m.reason == caf::exit_reason::user_shutdown) return self->quit(m.reason);
+    if (m.reason && m.reason != caf::exit_reason::normal)
+      spdlog::error("partition {}: an aggregate actor failed: {}",
+                    self->state.ctx->partition.get(), to_string(m.reason));
   });
   for (auto& [id, t] : ps.tenants) s.facts[id] = make_facts(t.st, *s.ctx->plans);
   for (auto& [id, t] : ps.tenants) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "events/codec.hpp"
 
@@ -118,26 +119,52 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
   }
   if (ps.snapshots == 0) from_events = from_checks = 0;
 
-  for (auto t : {storage::topic::events, storage::topic::checks}) {
-    std::int64_t at = t == storage::topic::events ? from_events : from_checks;
-    for (;;) {
-      auto recs = log.read(t, p, log_offset{at}, batch);
+  // The two topics are replayed merged in time order (ties: the check result
+  // first, as record_check emits it first), which is the order in which each
+  // aggregate applied them: its commands are decided one at a time.
+  struct cursor {
+    storage::topic t;
+    std::int64_t at;
+    std::vector<storage::stored_record> buf;
+    std::size_t i = 0;
+    std::optional<event> head;
+    std::int64_t head_offset = 0;
+  };
+  cursor cur[2] = {{storage::topic::checks, from_checks, {}, 0, {}, 0},
+                   {storage::topic::events, from_events, {}, 0, {}, 0}};
+  auto fill = [&](cursor& c) -> status {
+    if (c.head) return ok_status();
+    if (c.i == c.buf.size()) {
+      auto recs = log.read(c.t, p, log_offset{c.at}, batch);
       if (!recs) return recs.err();
-      if (recs->empty()) break;
-      for (auto& r : *recs) {
-        auto e = decode(r.value);
-        if (!e)
-          return make_error(errc::decode, std::string(storage::topic_name(t)) + " partition " +
-                                              std::to_string(p.get()) + " offset " +
-                                              std::to_string(r.offset.get()) + ": " +
-                                              e.err().message);
-        apply_recovered(ps, *e, t, r.offset.get());
-        ++ps.replayed;
-      }
-      at = recs->back().offset.get() + 1;
+      c.buf = std::move(*recs);
+      c.i = 0;
+      if (c.buf.empty()) return ok_status();
+      c.at = c.buf.back().offset.get() + 1;
     }
-    (t == storage::topic::events ? ps.events_end : ps.checks_end) = at;
+    auto& r = c.buf[c.i++];
+    auto e = decode(r.value);
+    if (!e)
+      return make_error(errc::decode, std::string(storage::topic_name(c.t)) + " partition " +
+                                          std::to_string(p.get()) + " offset " +
+                                          std::to_string(r.offset.get()) + ": " + e.err().message);
+    c.head = std::move(*e);
+    c.head_offset = r.offset.get();
+    return ok_status();
+  };
+  for (;;) {
+    for (auto& c : cur)
+      if (auto st = fill(c); !st) return st.err();
+    cursor* next = nullptr;
+    for (auto& c : cur)
+      if (c.head && (!next || c.head->meta.time < next->head->meta.time)) next = &c;
+    if (!next) break;
+    apply_recovered(ps, *next->head, next->t, next->head_offset);
+    next->head.reset();
+    ++ps.replayed;
   }
+  ps.checks_end = cur[0].at;
+  ps.events_end = cur[1].at;
   // Deleted monitors need no actor and no snapshot.
   for (auto it = ps.monitors.begin(); it != ps.monitors.end();) {
     if (it->second.st.deleted) it = ps.monitors.erase(it); else ++it;

@@ -152,6 +152,7 @@ state evolve(state s, const event& e) {
   std::visit(
       overloaded{
           [&](const monitor_created& d) {
+            domain = false;  // in the tenant's stream (see tenant_decider.hpp)
             s.exists = true;
             s.deleted = false;
             s.active = true;
@@ -168,6 +169,7 @@ state evolve(state s, const event& e) {
             s.consecutive_failures = 0;
           },
           [&](const monitor_deleted&) {
+            domain = false;
             s.deleted = true;
             s.active = false;
           },

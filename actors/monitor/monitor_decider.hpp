@@ -25,8 +25,9 @@
 //  - record_check always emits check_completed first (for keepwatch.checks.v1,
 //    see kw::is_check_result); the shell must give it seq = state.check_seq
 //    + 1, which monitor_status_changed.check_seq already refers to.
-//  - monitor_created and monitor_deleted are decided by the Tenant; evolve
-//    applies them here too (created initializes, deleted ends the stream).
+//  - monitor_created and monitor_deleted are decided by the Tenant and live
+//    in the tenant's stream; evolve applies them here too (created
+//    initializes, deleted ends the monitor) without counting them in version.
 //  - The shell stamps each event's envelope with time = command time and
 //    causation_id = command id; incident durations rely on it.
 //  - A command id in the recent window: ok with NO events (a replay).

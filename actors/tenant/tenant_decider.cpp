@@ -34,6 +34,16 @@ bool operator==(const state& a, const state& b) {
 
 state initial_state() { return state{}; }
 
+bool in_tenant_stream(const event_data& d) noexcept {
+  return std::visit(
+      [](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        return std::string_view(T::type).rfind("keepwatch.tenant.", 0) == 0 ||
+               std::is_same_v<T, monitor_created> || std::is_same_v<T, monitor_deleted>;
+      },
+      d);
+}
+
 bool seen(const state& s, std::string_view command_id) noexcept {
   return s.recent.contains(command_id);
 }
@@ -467,14 +477,13 @@ state evolve(state s, const event& e) {
           [&](const maintenance_cancelled& d) {
             tenant_event([&] { s.maintenance.erase(d.window_id); });
           },
-          // Decided here, but events of the monitor's stream: no version.
+          // The monitor's lifecycle is the tenant's to decide: these events
+          // are in the tenant's stream (subject monitor/<id>) and count.
           [&](const monitor_created& d) {
-            s.monitors.insert(d.monitor_id);
-            s.recent.record(e.meta.causation_id);
+            tenant_event([&] { s.monitors.insert(d.monitor_id); });
           },
           [&](const monitor_deleted& d) {
-            s.monitors.erase(d.monitor_id);
-            s.recent.record(e.meta.causation_id);
+            tenant_event([&] { s.monitors.erase(d.monitor_id); });
           },
           [](const auto&) {},  // the monitor's own events and check results
       },

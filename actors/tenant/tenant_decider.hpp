@@ -2,7 +2,8 @@
 //
 // The Tenant is the single authority for everything a plan limits (monitors,
 // users, status pages, minimum interval), so it also decides monitor_created
-// and monitor_deleted — which belong to the monitor's stream — and two
+// and monitor_deleted — events of the tenant's stream whose subject is the
+// monitor — and two
 // concurrent creates can never exceed a quota.
 //
 // Contracts:
@@ -13,8 +14,9 @@
 //    reply (use `seen()` to tell a replay from a fresh command).
 //  - evolve is total and validates nothing. The shell stamps each event's
 //    envelope with time = command time and causation_id = command id.
-//  - version counts tenant-aggregate events only (monitor_created and
-//    monitor_deleted belong to the monitor's stream and do not count).
+//  - version counts every event of the tenant's stream (aggregate
+//    tenant/<id>), monitor_created and monitor_deleted included; the monitor's
+//    own stream (aggregate monitor/<id>) starts with its first own event.
 //
 // Rule summary (the tests are the full specification):
 //  - not yet created: only create_tenant, everything else not_found;
@@ -184,6 +186,11 @@ kw::result<std::vector<kw::event_data>> decide(const state& s, const command& c,
 state evolve(state s, const kw::event& e);
 
 state initial_state();
+
+// True for events of the tenant's own stream (aggregate "tenant/<id>"), whose
+// seq is version + 1, + 2, ...: tenant events and monitor_created /
+// monitor_deleted (subject "monitor/<id>"); false for the monitor's own events.
+bool in_tenant_stream(const kw::event_data& d) noexcept;
 
 // True when this command id was applied recently (decide answers it with no
 // events).

@@ -87,7 +87,6 @@ int main(int argc, char** argv) {
   };
 
   // Warm-up: open the connections.
-  auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < in_flight; ++i)
     prober.probe(cfg, on_done);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -99,7 +98,6 @@ int main(int argc, char** argv) {
   running = false;
   drained.get_future().wait_for(std::chrono::seconds(10));
   prober.stop();
-  (void)start;
 
   close(alive_pipe[1]);
   waitpid(child, nullptr, 0);

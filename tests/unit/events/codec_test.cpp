@@ -97,7 +97,7 @@ TEST(codec, golden_record) {
   EXPECT_EQ(kw::encode(e),
             R"({"actor":{"id":"u_1","ip":"203.0.113.9","kind":"user"},"aggregate":"tenant/acme",)"
             R"("causationid":"cmd-7","correlationid":"req-42","data":{"name":"Acme \"Corp\""},)"
-            R"("hash":"","id":"019ab5c8-a4fb-7abf-9234-56789abcdef0","prevhash":"","seq":3,)"
+            R"("hash":"","id":"01a20cff-7d7b-7abf-9234-56789abcdef0","prevhash":"","seq":3,)"
             R"("source":"keepwatch/node-1","specversion":"1.0","subject":"tenant/acme",)"
             R"("tenantid":"acme","time":"2026-11-24T10:00:00.123459Z",)"
             R"("type":"keepwatch.tenant.renamed.v1"})");
@@ -109,12 +109,12 @@ TEST(codec, monitor_config_json_shape) {
   EXPECT_EQ(j["accepted_status"], json::parse(R"([{"high":204,"low":200},{"high":302,"low":301}])"));
   EXPECT_EQ(j["verify_tls"], false);
   kw::monitor_config back;
-  ASSERT_TRUE(kw::from_json(j, back).ok());
+  ASSERT_TRUE(kw::from_json(j, back, "config").ok());
   EXPECT_EQ(back, kw::test::sample_config());
   back.tags.push_back("x");
   EXPECT_NE(back, kw::test::sample_config());
   j["kind"] = "ftp";
-  auto st = kw::from_json(j, back);
+  auto st = kw::from_json(j, back, "config");
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.err().message, R"(config.kind: unknown value "ftp" (expected http|keyword|tcp|push))");
 }
@@ -191,7 +191,9 @@ TEST(codec_rejects, corrupted_bytes_never_crash) {
       std::string b = bytes;
       b[i] = c;
       auto r = kw::decode(b);
-      if (!r.ok()) EXPECT_EQ(r.err().code, kw::errc::decode);
+      if (!r.ok()) {
+        EXPECT_EQ(r.err().code, kw::errc::decode);
+      }
     }
   }
 }

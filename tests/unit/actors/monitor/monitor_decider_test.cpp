@@ -390,20 +390,20 @@ TEST(monitor_idempotency, the_window_is_bounded) {
 TEST(monitor_version, counts_domain_events_but_not_checks) {
   spec t;
   t.given({created()});
-  EXPECT_EQ(t.state().version, 1);
+  EXPECT_EQ(t.state().version, 0);  // monitor_created is in the tenant's stream
   t.when(ok()).then({ok_done(), moved(pending, up, "check succeeded", 1)});
   t.when(ok()).then({ok_done()});
-  EXPECT_EQ(t.state().version, 2);
+  EXPECT_EQ(t.state().version, 1);
   EXPECT_EQ(t.state().check_seq, 2);
 }
 
 TEST(monitor_expected_version, rejects_a_stale_version) {
   spec t;
-  t.given({created(), monitor_paused{}});  // version 2
+  t.given({created(), monitor_paused{}});  // version 1
   km::command c{command_meta{}, {}, km::resume_monitor{}};
-  c.meta.expected_version = 1;
+  c.meta.expected_version = 0;
   t.when(c).then_error(errc::conflict);
-  c.meta.expected_version = 2;
+  c.meta.expected_version = 1;
   t.when(c).then({monitor_resumed{}});
 }
 

@@ -471,11 +471,11 @@ TEST(tenant_maintenance, forgets_windows_that_ended_when_a_new_one_is_scheduled)
 
 // ---------------------------------------------------------------- monitors
 
-TEST(tenant_create_monitor, creates_a_monitor_without_bumping_the_tenant_version) {
+TEST(tenant_create_monitor, creates_a_monitor_in_the_tenants_stream) {
   spec t;
   t.given({created()}).when(kt::create_monitor{"m1", http_config()}).then({monitor_created{"m1", http_config()}});
   EXPECT_EQ(t.state().monitors.count("m1"), 1u);
-  EXPECT_EQ(t.state().version, 1);  // monitor_created belongs to the monitor's stream
+  EXPECT_EQ(t.state().version, 2);  // monitor_created is in the tenant's stream
 }
 
 TEST(tenant_create_monitor, enforces_the_plans_monitor_limit) {
@@ -637,6 +637,14 @@ TEST(tenant_restart, rejects_a_corrupt_snapshot) {
   ASSERT_NE(pos, std::string::npos);
   EXPECT_EQ(kt::decode_state(j.replace(pos, 7, "\"king\"")).err().code, errc::decode);
   EXPECT_EQ(kt::decode_state(R"({"v":2})").err().code, errc::decode);
+}
+
+TEST(tenant_streams, monitor_lifecycle_events_go_to_the_monitors_stream) {
+  EXPECT_TRUE(kt::in_tenant_stream(created()));
+  EXPECT_TRUE(kt::in_tenant_stream(maintenance_cancelled{"w"}));
+  EXPECT_TRUE(kt::in_tenant_stream(a_monitor("m1")));
+  EXPECT_TRUE(kt::in_tenant_stream(monitor_deleted{"m1"}));
+  EXPECT_FALSE(kt::in_tenant_stream(check_completed{}));
 }
 
 TEST(tenant_evolve, ignores_the_monitors_own_events) {

@@ -1,0 +1,58 @@
+// The internal keep-alive pool and single exchange: idle connections expire,
+// one origin's connections are never handed to another, and a body over the
+// limit still yields the status.
+#include "actors/checks/http_exchange.hpp"
+
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/actors/checks/test_http_server.hpp"
+
+namespace {
+
+using namespace kw::checks;
+using namespace std::chrono_literals;
+
+TEST(connection_pool, hands_back_connections_per_origin_and_evicts_expired_ones) {
+  boost::asio::io_context ioc;
+  detail::connection_pool pool(8, 50ms);
+  pool.release("http://a:80", detail::tcp::socket(ioc, detail::tcp::v4()));
+  EXPECT_FALSE(pool.acquire("http://b:80"));
+  EXPECT_TRUE(pool.acquire("http://a:80"));
+  EXPECT_FALSE(pool.acquire("http://a:80"));
+
+  pool.release("http://a:80", detail::tcp::socket(ioc, detail::tcp::v4()));
+  std::this_thread::sleep_for(80ms);
+  pool.evict_expired();
+  EXPECT_EQ(pool.idle_count(), 0u);
+}
+
+TEST(connection_pool, keeps_at_most_max_per_origin) {
+  boost::asio::io_context ioc;
+  detail::connection_pool pool(2);
+  for (int i = 0; i < 5; ++i)
+    pool.release("http://a:80", detail::tcp::socket(ioc, detail::tcp::v4()));
+  EXPECT_EQ(pool.idle_count(), 2u);
+}
+
+TEST(http_exchange, body_over_the_limit_still_reports_the_status) {
+  kw::test::test_http_server server(
+      [](const kw::test::test_request&) { return kw::test::test_response{200, std::string(4096, 'x'), {}, false, false}; });
+  boost::asio::io_context ioc;
+  auto tls = detail::make_client_tls_context();
+  detail::connection_pool pool;
+  detail::exchange_request req;
+  req.url = *parse_url(server.url());
+  req.body_limit = 1024;
+  req.deadline = detail::clock::now() + 5s;
+  detail::exchange_result out;
+  detail::run_exchange(ioc, &pool, tls, req, [&](detail::exchange_result r) { out = std::move(r); });
+  ioc.run();
+  EXPECT_FALSE(out.failed) << out.error;
+  EXPECT_EQ(out.status, 200);
+  EXPECT_TRUE(out.body_truncated);
+  EXPECT_EQ(pool.idle_count(), 0u);  // a half-read connection is not reused
+}
+
+}  // namespace

@@ -1,0 +1,258 @@
+// The node as its callers see it: commands acknowledged only once durable,
+// state untouched by a failing log, quotas held under concurrency, tenant
+// isolation, idempotent retries, passivation, and a restart that keeps every
+// tenant, monitor and status. Parameterized over log backends.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "actors/host/node_fixture.hpp"
+#include "events/codec.hpp"
+#include "storage/rocks_log.hpp"
+
+namespace kw::test {
+namespace {
+
+struct backend {
+  std::string name;
+};
+
+class node_test : public ::testing::TestWithParam<backend> {
+protected:
+  temp_dir dir;
+
+  std::unique_ptr<node> start(node_options o) {
+    auto n = node::start(std::move(o));
+    EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.err().message);
+    return n.ok() ? std::move(*n) : nullptr;
+  }
+  std::unique_ptr<node> start() { return start(options(dir.path.string())); }
+
+  static void create_tenant(node& n, const std::string& t, const std::string& plan = "test") {
+    auto r = n.execute(tcmd(tenant::create_tenant{"Acme " + t, plan, "u1", "owner@example.com"}),
+                       tenant_id{t});
+    ASSERT_TRUE(r.ok()) << r.err().message;
+  }
+  static result<command_reply> create_monitor(node& n, const std::string& t, const std::string& m,
+                                              int interval_s = 60) {
+    return n.execute(tcmd(tenant::create_monitor{m, http_config("http://127.0.0.1:9/", interval_s)}),
+                     tenant_id{t});
+  }
+};
+
+TEST_P(node_test, a_reply_points_at_durable_events_in_the_log) {
+  auto n = start();
+  auto r = n->execute(tcmd(tenant::create_tenant{"Acme", "test", "u1", "owner@example.com"}),
+                      tenant_id{"acme"});
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  ASSERT_EQ(r->event_ids.size(), r->offsets.size());
+  ASSERT_FALSE(r->event_ids.empty());
+  auto recs = n->log().read(storage::topic::events, partition_id{r->partition},
+                            log_offset{r->offsets[0]}, 1);
+  ASSERT_TRUE(recs.ok());
+  ASSERT_EQ(recs->size(), 1u);
+  auto e = decode(recs->front().value);
+  ASSERT_TRUE(e.ok()) << e.err().message;
+  EXPECT_EQ(e->meta.id, r->event_ids[0]);
+  EXPECT_EQ(e->meta.tenant.get(), "acme");
+  EXPECT_EQ(std::string(type_of(e->data)), "keepwatch.tenant.created.v1");
+  EXPECT_FALSE(e->meta.hash.empty()) << "domain events are sealed into the tenant's chain";
+  EXPECT_EQ(recs->front().key, "acme");
+}
+
+TEST_P(node_test, a_rejected_command_appends_nothing) {
+  auto n = start();
+  create_tenant(*n, "acme");
+  auto st = n->tenant_state(tenant_id{"acme"});
+  ASSERT_TRUE(st.ok());
+  std::vector<std::int64_t> before;
+  for (int i = 0; i < n->partitions(); ++i)
+    before.push_back(n->log().end_offset(storage::topic::events, partition_id{i})->get());
+  auto r = n->execute(tcmd(tenant::create_tenant{"Again", "test", "u1", "o@example.com"}),
+                      tenant_id{"acme"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::conflict);
+  auto bad = n->execute(tcmd(tenant::change_plan{"no-such-plan"}), tenant_id{"acme"});
+  ASSERT_FALSE(bad.ok());
+  for (int i = 0; i < n->partitions(); ++i)
+    EXPECT_EQ(n->log().end_offset(storage::topic::events, partition_id{i})->get(), before[std::size_t(i)]);
+  auto after = n->tenant_state(tenant_id{"acme"});
+  EXPECT_TRUE(after.ok() && *after == *st);
+}
+
+TEST_P(node_test, a_failing_log_leaves_state_unchanged_and_the_caller_gets_an_error) {
+  auto log = storage::rocks_log::open((dir.path / "log").string(), 4, nullptr);
+  ASSERT_TRUE(log.ok());
+  std::shared_ptr<storage::rocks_log> shared(std::move(*log));
+  auto o = options(dir.path.string());
+  o.log = shared;
+  auto n = start(o);
+  create_tenant(*n, "acme");
+  auto before = n->tenant_state(tenant_id{"acme"});
+  ASSERT_TRUE(before.ok());
+
+  shared->inject_failure(true);
+  auto r = n->execute(tcmd(tenant::rename_tenant{"Renamed"}), tenant_id{"acme"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::storage);
+  auto m = create_monitor(*n, "acme", "m1");
+  ASSERT_FALSE(m.ok());
+  auto during = n->tenant_state(tenant_id{"acme"});
+  ASSERT_TRUE(during.ok());
+  EXPECT_EQ(during->name, before->name);
+  EXPECT_EQ(during->version, before->version);
+  EXPECT_TRUE(during->monitors.empty());
+  EXPECT_EQ(n->monitor_count(), 0);
+
+  shared->inject_failure(false);
+  auto ok = n->execute(tcmd(tenant::rename_tenant{"Renamed"}), tenant_id{"acme"});
+  ASSERT_TRUE(ok.ok()) << ok.err().message;
+  EXPECT_EQ(n->tenant_state(tenant_id{"acme"})->name, "Renamed");
+}
+
+TEST_P(node_test, concurrent_creates_never_exceed_the_plan_quota) {
+  auto n = start();
+  create_tenant(*n, "acme");  // plan "test": 3 monitors
+  std::vector<std::future<result<command_reply>>> results;
+  for (int i = 0; i < 10; ++i) {
+    auto p = std::make_shared<std::promise<result<command_reply>>>();
+    results.push_back(p->get_future());
+    n->submit(tcmd(tenant::create_monitor{"m" + std::to_string(i), http_config("http://127.0.0.1:9/")}),
+              tenant_id{"acme"}, [p](result<command_reply> r) { p->set_value(std::move(r)); });
+  }
+  int ok = 0, quota = 0;
+  for (auto& f : results) {
+    auto r = f.get();
+    if (r.ok()) ++ok;
+    else if (r.err().code == errc::quota_exceeded) ++quota;
+  }
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(quota, 7);
+  EXPECT_EQ(n->monitor_count(), 3);
+}
+
+TEST_P(node_test, another_tenants_monitor_is_not_found) {
+  auto n = start();
+  create_tenant(*n, "acme");
+  create_tenant(*n, "globex");
+  ASSERT_TRUE(create_monitor(*n, "globex", "g1").ok());
+  auto r = n->execute(mcmd(monitor::pause_monitor{}), tenant_id{"acme"}, "g1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::not_found);
+  auto st = n->monitor_state(tenant_id{"globex"}, "g1");
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(st->active) << "the foreign pause changed nothing";
+  EXPECT_FALSE(n->monitor_state(tenant_id{"acme"}, "g1").ok());
+}
+
+TEST_P(node_test, a_retried_command_returns_its_first_outcome_and_appends_nothing) {
+  auto n = start();
+  create_tenant(*n, "acme");
+  auto first = n->execute(tcmd(tenant::rename_tenant{"One"}, "cmd-42"), tenant_id{"acme"});
+  ASSERT_TRUE(first.ok());
+  auto p = partition_id{first->partition};
+  auto end = n->log().end_offset(storage::topic::events, p)->get();
+  auto again = n->execute(tcmd(tenant::rename_tenant{"One"}, "cmd-42"), tenant_id{"acme"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->event_ids, first->event_ids);
+  EXPECT_EQ(again->offsets, first->offsets);
+  EXPECT_EQ(n->log().end_offset(storage::topic::events, p)->get(), end);
+
+  auto m1 = create_monitor(*n, "acme", "m1");
+  ASSERT_TRUE(m1.ok());
+  auto c1 = n->execute(mcmd(monitor::pause_monitor{}, "pause-1"), tenant_id{"acme"}, "m1");
+  ASSERT_TRUE(c1.ok());
+  auto c2 = n->execute(mcmd(monitor::pause_monitor{}, "pause-1"), tenant_id{"acme"}, "m1");
+  ASSERT_TRUE(c2.ok()) << c2.err().message;
+  EXPECT_TRUE(c2->duplicate);
+}
+
+TEST_P(node_test, an_idle_tenant_is_passivated_and_comes_back_intact) {
+  auto o = options(dir.path.string());
+  o.passivate_after_s = 1;
+  auto n = start(o);
+  create_tenant(*n, "acme");
+  ASSERT_TRUE(n->execute(tcmd(tenant::add_member{"u2", "two@example.com", "viewer"}),
+                         tenant_id{"acme"}).ok());
+  auto before = n->tenant_state(tenant_id{"acme"});
+  ASSERT_TRUE(before.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto r = n->execute(tcmd(tenant::rename_tenant{"Back"}), tenant_id{"acme"});
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  auto after = n->tenant_state(tenant_id{"acme"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->members, before->members);
+  EXPECT_EQ(after->name, "Back");
+  EXPECT_EQ(after->version, before->version + 1);
+}
+
+TEST_P(node_test, a_restarted_node_has_the_same_tenants_monitors_and_statuses) {
+  tenant::state acme, globex;
+  monitor::state m1, m2;
+  {
+    auto n = start();
+    create_tenant(*n, "acme");
+    create_tenant(*n, "globex");
+    ASSERT_TRUE(create_monitor(*n, "acme", "m1").ok());
+    ASSERT_TRUE(create_monitor(*n, "globex", "m2").ok());
+    ASSERT_TRUE(n->execute(mcmd(monitor::record_check{true, 1200, 200, "", std::nullopt, new_id()}),
+                           tenant_id{"acme"}, "m1").ok());
+    ASSERT_TRUE(n->execute(mcmd(monitor::record_check{false, 0, 500, "status 500 not accepted",
+                                                      std::nullopt, new_id()}),
+                           tenant_id{"globex"}, "m2").ok());
+    ASSERT_TRUE(n->execute(mcmd(monitor::pause_monitor{}), tenant_id{"acme"}, "m1").ok());
+    ASSERT_TRUE(n->execute(tcmd(tenant::suspend_tenant{"unpaid"}), tenant_id{"globex"}).ok());
+    acme = *n->tenant_state(tenant_id{"acme"});
+    globex = *n->tenant_state(tenant_id{"globex"});
+    m1 = *n->monitor_state(tenant_id{"acme"}, "m1");
+    m2 = *n->monitor_state(tenant_id{"globex"}, "m2");
+    EXPECT_EQ(m2.status, monitor_status::down);
+    n->stop();
+  }
+  auto n = start();
+  EXPECT_GT(n->recovery().snapshots_loaded, 0);
+  EXPECT_EQ(*n->tenant_state(tenant_id{"acme"}), acme);
+  EXPECT_EQ(*n->tenant_state(tenant_id{"globex"}), globex);
+  EXPECT_EQ(*n->monitor_state(tenant_id{"acme"}, "m1"), m1);
+  EXPECT_EQ(*n->monitor_state(tenant_id{"globex"}, "m2"), m2);
+  EXPECT_EQ(n->monitor_count(), 2);
+  // And it goes on from there: the next check continues the monitor's seq.
+  auto r = n->execute(mcmd(monitor::record_check{true, 900, 200, "", std::nullopt, new_id()}),
+                      tenant_id{"acme"}, "m1");
+  EXPECT_FALSE(r.ok()) << "m1 is paused";
+  ASSERT_TRUE(n->execute(tcmd(tenant::activate_tenant{}), tenant_id{"globex"}).ok());
+  auto c = n->execute(mcmd(monitor::record_check{true, 900, 200, "", std::nullopt, new_id()}),
+                      tenant_id{"globex"}, "m2");
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_EQ(n->monitor_state(tenant_id{"globex"}, "m2")->check_seq, m2.check_seq + 1);
+  EXPECT_EQ(n->monitor_state(tenant_id{"globex"}, "m2")->status, monitor_status::up);
+}
+
+TEST_P(node_test, a_restart_without_snapshots_replays_the_whole_log) {
+  tenant::state acme;
+  monitor::state m1;
+  {
+    auto n = start();
+    create_tenant(*n, "acme");
+    ASSERT_TRUE(create_monitor(*n, "acme", "m1").ok());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE(n->execute(mcmd(monitor::record_check{i % 2 == 0, 1000, 200, i % 2 ? "boom" : "",
+                                                        std::nullopt, new_id()}),
+                             tenant_id{"acme"}, "m1").ok());
+    acme = *n->tenant_state(tenant_id{"acme"});
+    m1 = *n->monitor_state(tenant_id{"acme"}, "m1");
+    n->stop();
+  }
+  std::filesystem::remove_all(dir.path / "snapshots");
+  auto n = start();
+  EXPECT_EQ(n->recovery().snapshots_loaded, 0);
+  EXPECT_EQ(*n->tenant_state(tenant_id{"acme"}), acme);
+  EXPECT_EQ(*n->monitor_state(tenant_id{"acme"}, "m1"), m1);
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, node_test, ::testing::Values(backend{"embedded"}),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace kw::test

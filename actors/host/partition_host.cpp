@@ -217,6 +217,7 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
         self->unlink_from(it->second.a);
         self->send_exit(it->second.a, caf::exit_reason::user_shutdown);
         s.monitors.erase(it);
+        s.ctx->push->erase_monitor(g.monitor);
         auto& list = s.tenant_monitors[g.tenant];
         list.erase(std::remove(list.begin(), list.end(), g.monitor), list.end());
       },

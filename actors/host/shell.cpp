@@ -21,6 +21,12 @@ void push_registry::erase(const std::string& token) {
   map_.erase(token);
 }
 
+void push_registry::erase_monitor(const std::string& monitor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = map_.begin(); it != map_.end();)
+    it = it->second.second == monitor ? map_.erase(it) : std::next(it);
+}
+
 std::optional<std::pair<std::string, std::string>> push_registry::find(
     const std::string& token) const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -179,6 +179,11 @@ void on_appended(monitor_actor_t* self, append_done& d) {
       s.events_next = std::max(s.events_next, off + 1);
     r.event_ids.push_back(e.meta.id);
     r.offsets.push_back(off);
+    if (std::holds_alternative<monitor_updated>(e.data)) {
+      s.ctx->push->erase_monitor(s.st.id);
+      if (s.st.config.kind == monitor_kind::push && !s.st.config.push_token.empty())
+        s.ctx->push->put(s.st.config.push_token, s.tenant, s.st.id);
+    }
     if (auto* o = std::get_if<incident_opened>(&e.data))
       notify(self, "down", o->incident_id, o->cause, e.meta.time);
     else if (auto* c = std::get_if<incident_closed>(&e.data))

@@ -94,8 +94,11 @@ void on_appended(tenant_actor_t* self, append_done& d) {
     s.events_next = std::max(s.events_next, off + 1);
     r.event_ids.push_back(e.meta.id);
     r.offsets.push_back(off);
-    if (std::holds_alternative<monitor_created>(e.data)) {
-      self->send(s.host, monitor_born{s.id, std::get<monitor_created>(e.data).monitor_id, e, off});
+    if (auto* mc = std::get_if<monitor_created>(&e.data)) {
+      // Registered before the reply, so a beat right after it finds the monitor.
+      if (mc->config.kind == monitor_kind::push && !mc->config.push_token.empty())
+        s.ctx->push->put(mc->config.push_token, s.id, mc->monitor_id);
+      self->send(s.host, monitor_born{s.id, mc->monitor_id, e, off});
     } else if (auto* del = std::get_if<monitor_deleted>(&e.data)) {
       self->send(s.host, monitor_gone{s.id, del->monitor_id});
     }

@@ -16,6 +16,7 @@ namespace {
 struct backend {
   std::string name;
 };
+void PrintTo(const backend& b, std::ostream* os) { *os << b.name; }
 
 class node_test : public ::testing::TestWithParam<backend> {
 protected:

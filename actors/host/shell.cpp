@@ -54,6 +54,7 @@ facts_ptr make_facts(const tenant::state& st, const plan_catalog& plans) {
   for (auto& [id, w] : st.maintenance)
     f->windows.push_back({w.monitor_ids, w.starts_at, w.ends_at});
   for (auto& [id, c] : st.channels) f->channels[id] = {c.url, c.secret_enc};
+  f->tenant = std::make_shared<const tenant::state>(st);
   return f;
 }
 

@@ -52,6 +52,9 @@ struct tenant_facts {
     std::string secret;
   };
   std::unordered_map<std::string, channel> channels;
+  // The tenant as of its last change: members and keys, for authorizing
+  // monitor commands sent by users and API keys.
+  std::shared_ptr<const tenant::state> tenant;
 
   bool in_maintenance(const std::string& monitor, timestamp at) const;
 };

@@ -95,6 +95,19 @@ void enqueue(monitor_actor_t* self, monitor_request req) {
     return;
   }
   auto& cmd = req.cmd;
+  // Users and API keys act within their role; the system and the platform
+  // (any other actor kind) may do everything, as in the tenant decider.
+  const auto& kind = cmd.meta.actor.kind;
+  if (kind == "user" || kind == "api_key") {
+    auto allowed = s.facts && s.facts->tenant
+                       ? tenant::authorize(*s.facts->tenant, cmd.meta.actor,
+                                           permission::manage_monitors)
+                       : status(make_error(errc::forbidden, "no tenant facts yet"));
+    if (!allowed) {
+      if (req.reply) req.reply(allowed.err());
+      return start_next(self);
+    }
+  }
   cmd.ctx = context_for(s, cmd.meta.time);
   auto decided = monitor::decide(s.st, cmd);
   if (!decided) {

@@ -146,6 +146,28 @@ TEST_P(node_test, another_tenants_monitor_is_not_found) {
   EXPECT_FALSE(n->monitor_state(tenant_id{"acme"}, "g1").ok());
 }
 
+TEST_P(node_test, monitor_commands_from_users_follow_their_role) {
+  auto n = start();
+  create_tenant(*n, "acme");
+  ASSERT_TRUE(n->execute(tcmd(tenant::add_member{"viewer1", "v@example.com", "viewer"}),
+                         tenant_id{"acme"}).ok());
+  ASSERT_TRUE(create_monitor(*n, "acme", "m1").ok());
+  auto as = [](const std::string& user) {
+    auto c = mcmd(monitor::pause_monitor{});
+    c.meta.actor = actor_ref{"user", user, "203.0.113.9"};
+    return c;
+  };
+  auto denied = n->execute(as("viewer1"), tenant_id{"acme"}, "m1");
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.err().code, errc::forbidden);
+  auto stranger = n->execute(as("nobody"), tenant_id{"acme"}, "m1");
+  ASSERT_FALSE(stranger.ok());
+  EXPECT_TRUE(n->monitor_state(tenant_id{"acme"}, "m1")->active);
+  auto owner = n->execute(as("u1"), tenant_id{"acme"}, "m1");
+  ASSERT_TRUE(owner.ok()) << owner.err().message;
+  EXPECT_FALSE(n->monitor_state(tenant_id{"acme"}, "m1")->active);
+}
+
 TEST_P(node_test, a_retried_command_returns_its_first_outcome_and_appends_nothing) {
   auto n = start();
   create_tenant(*n, "acme");

@@ -1,0 +1,97 @@
+// Configuration: the example file loads, environment variables override it,
+// and every bad setting is an error that names the key.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "config/config.hpp"
+
+namespace kw {
+namespace {
+
+std::string write_temp(const std::string& text) {
+  static int n = 0;
+  auto path = "/tmp/keepwatch-config-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(config, the_example_file_loads_with_its_documented_defaults) {
+  auto c = load_config(std::string(KW_CONFIG_DIR) + "/keepwatch.example.toml", {});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  node_config defaults;
+  EXPECT_EQ(c->partitions, defaults.partitions);
+  EXPECT_EQ(c->data_dir, defaults.data_dir);
+  EXPECT_EQ(c->log_backend, "embedded");
+}
+
+TEST(config, environment_overrides_the_file) {
+  auto path = write_temp("[node]\ndata_dir = \"/from/file\"\n[log]\npartitions = 4\n");
+  auto c = load_config(path, {{"KEEPWATCH_NODE_DATA_DIR", "/from/env"}});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_EQ(c->data_dir, "/from/env");
+  EXPECT_EQ(c->partitions, 4);
+  std::remove(path.c_str());
+}
+
+TEST(config, bad_settings_are_errors_that_name_the_key) {
+  struct bad {
+    std::string toml;
+    std::map<std::string, std::string> env;
+    std::string mentions;
+  };
+  std::vector<bad> cases = {
+      {"[log]\npartitions = 0\n", {}, "log.partitions"},
+      {"[log]\npartitions = \"eight\"\n", {}, "log.partitions"},
+      {"[log]\nbackend = \"paper\"\n", {}, "log.backend"},
+      {"[node]\nnmae = \"typo\"\n", {}, "node.nmae"},
+      {"[node]\nlog_level = \"loud\"\n", {}, "node.log_level"},
+      {"this is = not toml [", {}, "config"},
+      {"", {{"KEEPWATCH_LOG_PARTITIONS", "many"}}, "KEEPWATCH_LOG_PARTITIONS"},
+      {"", {{"KEEPWATCH_LOG_PARTITONS", "8"}}, "KEEPWATCH_LOG_PARTITONS"},
+  };
+  for (auto& b : cases) {
+    auto path = write_temp(b.toml);
+    auto c = load_config(path, b.env);
+    ASSERT_FALSE(c.ok()) << b.toml;
+    EXPECT_EQ(c.err().code, errc::invalid);
+    EXPECT_NE(c.err().message.find(b.mentions), std::string::npos) << c.err().message;
+    std::remove(path.c_str());
+  }
+  auto missing = load_config("/nonexistent/keepwatch.toml", {});
+  EXPECT_FALSE(missing.ok());
+}
+
+TEST(plans, the_shipped_catalogue_has_free_pro_and_enterprise) {
+  auto cat = load_plans(default_plans_path());
+  ASSERT_TRUE(cat.ok()) << cat.err().message;
+  for (auto name : {"free", "pro", "enterprise"}) {
+    auto* p = cat->find(name);
+    ASSERT_NE(p, nullptr) << name;
+    EXPECT_GT(p->max_monitors, 0);
+    EXPECT_GT(p->min_interval_s, 0);
+    EXPECT_GT(p->retention_days, 0);
+  }
+  EXPECT_EQ(cat->find("pro")->monitor_price_cents, 25);
+  EXPECT_LT(cat->find("enterprise")->min_interval_s, cat->find("free")->min_interval_s);
+}
+
+TEST(plans, a_plan_missing_a_limit_or_with_an_unknown_key_is_rejected) {
+  auto path = write_temp("[plans.tiny]\nmax_monitors = 1\n");
+  auto c = load_plans(path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.err().message.find("plans.tiny"), std::string::npos) << c.err().message;
+  std::remove(path.c_str());
+  auto path2 = write_temp(
+      "[plans.tiny]\nmax_monitors = 1\nmin_interval_s = 60\nretention_days = 1\nmax_users = 1\n"
+      "max_status_pages = 1\napi_rate_per_min = 1\nbase_price_cents = 0\nmonitor_price_cents = 0\n"
+      "discount = 5\n");
+  auto d = load_plans(path2);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.err().message.find("discount"), std::string::npos) << d.err().message;
+  std::remove(path2.c_str());
+}
+
+}  // namespace
+}  // namespace kw

@@ -121,6 +121,23 @@ std::vector<storage::record> to_records(const std::vector<event>& events) {
   return out;
 }
 
+void append_for(caf::local_actor* self, const host_context& ctx, const std::vector<event>& events) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  ctx.log->append(ctx.partition, to_records(events), [me](result<storage::append_ack> ack) {
+    caf::anon_send(me, append_done{std::move(ack)});
+  });
+}
+
+std::pair<std::int64_t, std::int64_t> covered_offsets(const host_context& ctx, bool busy,
+                                                      std::int64_t events_next,
+                                                      std::int64_t checks_next) {
+  if (!busy) {
+    if (auto e = ctx.log->end_offset(storage::topic::events, ctx.partition)) events_next = e->get();
+    if (auto e = ctx.log->end_offset(storage::topic::checks, ctx.partition)) checks_next = e->get();
+  }
+  return {events_next, checks_next};
+}
+
 // ---- reply cache ---------------------------------------------------------------------
 
 void reply_cache::put(const std::string& command_id, const command_reply& r) {

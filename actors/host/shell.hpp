@@ -163,6 +163,16 @@ std::vector<event> stamp(const host_context& ctx, const std::string& tenant,
 // The log records for stamped events (check results to the checks topic).
 std::vector<storage::record> to_records(const std::vector<event>& events);
 
+// Appends stamped events for `self`, which gets an append_done back.
+void append_for(caf::local_actor* self, const host_context& ctx, const std::vector<event>& events);
+
+// The offsets an aggregate's snapshot covers: when it has no append in
+// flight, everything in the log so far (none of it is its own and unapplied);
+// otherwise only what it has applied.
+std::pair<std::int64_t, std::int64_t> covered_offsets(const host_context& ctx, bool busy,
+                                                      std::int64_t events_next,
+                                                      std::int64_t checks_next);
+
 // A bounded memory of replies to recent command ids (idempotent retries).
 class reply_cache {
 public:

@@ -126,11 +126,7 @@ void enqueue(monitor_actor_t* self, monitor_request req) {
                     cmd.meta, std::move(*decided));
   s.busy = true;
   s.current = std::move(req);
-  auto me = caf::actor_cast<caf::actor>(self);
-  s.ctx->log->append(s.ctx->partition, to_records(s.pending),
-                     [me](result<storage::append_ack> ack) {
-                       caf::anon_send(me, append_done{std::move(ack)});
-                     });
+  append_for(self, *s.ctx, s.pending);
 }
 
 void start_next(monitor_actor_t* self) {
@@ -217,6 +213,18 @@ void on_appended(monitor_actor_t* self, append_done& d) {
   start_next(self);
 }
 
+// A command the monitor sends itself (a check result, a delivery outcome).
+monitor_request system_request(const monitor_shell& s, monitor::body b) {
+  monitor_request req;
+  req.tenant = s.tenant;
+  req.monitor = s.st.id;
+  req.cmd.meta.command_id = new_id();
+  req.cmd.meta.actor = system_actor();
+  req.cmd.meta.time = now();
+  req.cmd.b = std::move(b);
+  return req;
+}
+
 monitor_request system_check(monitor_shell& s, const checks::probe_result& p) {
   monitor::record_check rc;
   rc.ok = p.ok;
@@ -225,14 +233,7 @@ monitor_request system_check(monitor_shell& s, const checks::probe_result& p) {
   rc.error = p.error;
   rc.cert_expires_at = p.cert_expires_at;
   rc.incident_id = new_id();
-  monitor_request req;
-  req.tenant = s.tenant;
-  req.monitor = s.st.id;
-  req.cmd.meta.command_id = new_id();
-  req.cmd.meta.actor = system_actor();
-  req.cmd.meta.time = now();
-  req.cmd.b = std::move(rc);
-  return req;
+  return system_request(s, std::move(rc));
 }
 
 caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor host,
@@ -303,14 +304,7 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
         rd.http_status = d.outcome.http_status;
         rd.delivered = d.outcome.delivered;
         rd.error = d.outcome.error;
-        monitor_request req;
-        req.tenant = s.tenant;
-        req.monitor = s.st.id;
-        req.cmd.meta.command_id = new_id();
-        req.cmd.meta.actor = system_actor();
-        req.cmd.meta.time = now();
-        req.cmd.b = std::move(rd);
-        enqueue(self, std::move(req));
+        enqueue(self, system_request(s, std::move(rd)));
       },
       [=](facts_changed& f) {
         auto& s = self->state;
@@ -324,11 +318,7 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
       [=](monitor_query& q) { q.reply(self->state.st); },
       [=](snapshot_atom) -> snapshot_reply {
         auto& s = self->state;
-        std::int64_t ev = s.events_next, ck = s.checks_next;
-        if (!s.busy) {
-          if (auto e = s.ctx->log->end_offset(storage::topic::events, s.ctx->partition)) ev = e->get();
-          if (auto e = s.ctx->log->end_offset(storage::topic::checks, s.ctx->partition)) ck = e->get();
-        }
+        auto [ev, ck] = covered_offsets(*s.ctx, s.busy, s.events_next, s.checks_next);
         return snapshot_reply{make_snapshot(s.tenant, s.st.id, s.st, ev, ck)};
       },
   };

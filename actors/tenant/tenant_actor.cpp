@@ -29,10 +29,8 @@ void start_next(tenant_actor_t* self);
 
 void finish_passivation(tenant_actor_t* self) {
   auto& s = self->state;
-  auto end = s.ctx->log->end_offset(storage::topic::events, s.ctx->partition);
-  auto endc = s.ctx->log->end_offset(storage::topic::checks, s.ctx->partition);
-  auto snap = make_snapshot(s.id, s.st, end ? end->get() : s.events_next,
-                            endc ? endc->get() : s.checks_next);
+  auto [ev, ck] = covered_offsets(*s.ctx, false, s.events_next, s.checks_next);
+  auto snap = make_snapshot(s.id, s.st, ev, ck);
   self->send(s.host, tenant_passivated{s.id, std::move(snap)});
   self->quit();
 }
@@ -57,11 +55,7 @@ void handle(tenant_actor_t* self, tenant_request req) {
                     std::move(*decided));
   s.busy = true;
   s.current = std::move(req);
-  auto me = caf::actor_cast<caf::actor>(self);
-  s.ctx->log->append(s.ctx->partition, to_records(s.pending),
-                     [me](result<storage::append_ack> ack) {
-                       caf::anon_send(me, append_done{std::move(ack)});
-                     });
+  append_for(self, *s.ctx, s.pending);
 }
 
 void start_next(tenant_actor_t* self) {
@@ -133,11 +127,7 @@ caf::behavior tenant_actor(tenant_actor_t* self, context_ptr ctx, caf::actor hos
       [=](tenant_query& q) { q.reply(self->state.st); },
       [=](snapshot_atom) -> snapshot_reply {
         auto& s = self->state;
-        std::int64_t ev = s.events_next, ck = s.checks_next;
-        if (!s.busy) {
-          if (auto e = s.ctx->log->end_offset(storage::topic::events, s.ctx->partition)) ev = e->get();
-          if (auto e = s.ctx->log->end_offset(storage::topic::checks, s.ctx->partition)) ck = e->get();
-        }
+        auto [ev, ck] = covered_offsets(*s.ctx, s.busy, s.events_next, s.checks_next);
         return snapshot_reply{make_snapshot(s.id, s.st, ev, ck)};
       },
       [=](passivate_atom) {

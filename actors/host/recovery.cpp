@@ -55,7 +55,8 @@ void apply_recovered(partition_state& ps, const event& e, storage::topic t, std:
       slot.tenant = tenant;
       if (slot.events_next == 0 && slot.checks_next == 0) slot.st = tenant::initial_state();
     }
-    if (!covered(slot)) {
+    // A record delivered twice (or replayed) has a seq already applied.
+    if (!covered(slot) && e.meta.seq.get() > slot.st.version) {
       slot.st = tenant::evolve(std::move(slot.st), e);
       advance(slot);
     }
@@ -71,8 +72,10 @@ void apply_recovered(partition_state& ps, const event& e, storage::topic t, std:
         m.st = monitor::initial_state();
         m.tenant = tenant;
         it = ps.monitors.emplace(id, std::move(m)).first;
-      } else if (covered(it->second)) {
-        return;
+      } else if (covered(it->second) ||
+                 (std::holds_alternative<monitor_created>(e.data) && it->second.st.exists &&
+                  !it->second.st.deleted)) {
+        return;  // covered by its snapshot, or a duplicate of its creation
       }
       it->second.st = monitor::evolve(std::move(it->second.st), e);
       advance(it->second);
@@ -84,6 +87,8 @@ void apply_recovered(partition_state& ps, const event& e, storage::topic t, std:
   auto it = ps.monitors.find(id);
   if (it == ps.monitors.end()) return;  // events of a monitor never created: ignored
   if (covered(it->second)) return;
+  const auto& m = it->second.st;
+  if (e.meta.seq.get() <= (checks ? m.check_seq : m.version)) return;  // a duplicate
   it->second.st = monitor::evolve(std::move(it->second.st), e);
   advance(it->second);
 }

@@ -72,8 +72,12 @@ std::vector<key_spec> specs(node_config& c) {
       str_key("node", "data_dir", &c.data_dir),
       str_key("node", "log_level", &c.log_level,
               {"trace", "debug", "info", "warn", "error", "critical", "off"}),
-      str_key("log", "backend", &c.log_backend, {"embedded"}),
+      str_key("log", "backend", &c.log_backend, {"embedded", "kafka"}),
       int_key("log", "partitions", &c.partitions, 1, 1024),
+      str_key("kafka", "bootstrap_servers", &c.kafka_bootstrap_servers),
+      str_key("kafka", "topic_prefix", &c.kafka_topic_prefix),
+      int_key("kafka", "replication_factor", &c.kafka_replication_factor, 1, 16),
+      int_key("kafka", "timeout_ms", &c.kafka_timeout_ms, 100, 600000),
       int_key("tenants", "passivate_after_s", &c.passivate_after_s, 1, 86400 * 7),
       int_key("snapshots", "interval_s", &c.snapshot_interval_s, 1, 86400),
       int_key("checks", "prober_threads", &c.prober_threads, 1, 64),
@@ -108,6 +112,18 @@ result<node_config> load_config(const std::string& path,
       if (!body.is_table())
         return make_error(errc::invalid, "config " + path + ": [" + section + "] must be a table");
       for (const auto& [key, value] : body.as_table()) {
+        if (section == "kafka" && key == "properties") {
+          // librdkafka properties (SASL, TLS, ...): strings, passed through.
+          if (!value.is_table())
+            return make_error(errc::invalid, "config " + path + ": kafka.properties must be a table");
+          for (const auto& [name, v] : value.as_table()) {
+            if (!v.is_string())
+              return make_error(errc::invalid, "config " + path + ": kafka.properties." + name +
+                                                   ": expected a string");
+            c.kafka_properties[name] = v.as_string().str;
+          }
+          continue;
+        }
         auto it = std::find_if(keys.begin(), keys.end(), [&](const key_spec& k) {
           return k.section == section && k.key == key;
         });
@@ -127,8 +143,11 @@ result<node_config> load_config(const std::string& path,
     }
   }
   for (auto& [name, value] : env)
-    if (name.rfind("KEEPWATCH_", 0) == 0 && known.count(name) == 0)
+    if (name.rfind("KEEPWATCH_", 0) == 0 && known.count(name) == 0 && name != "KEEPWATCH_CONFIG")
       return make_error(errc::invalid, "unknown environment variable " + name);
+  if (c.log_backend == "kafka" && c.kafka_bootstrap_servers.empty())
+    return make_error(errc::invalid,
+                      "kafka.bootstrap_servers: required when log.backend = \"kafka\"");
   return c;
 }
 

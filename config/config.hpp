@@ -20,8 +20,14 @@ struct node_config {
   std::string data_dir = "./data";
   std::string log_level = "info";
   // [log]
-  std::string log_backend = "embedded";  // embedded (kafka: a later release)
+  std::string log_backend = "embedded";  // embedded | kafka
   int partitions = 8;
+  // [kafka]
+  std::string kafka_bootstrap_servers;  // host:port,... (required with kafka)
+  std::string kafka_topic_prefix;       // prepended to every topic name
+  int kafka_replication_factor = 1;
+  int kafka_timeout_ms = 30000;         // bound on an append and on startup
+  std::map<std::string, std::string> kafka_properties;  // passed to librdkafka as is
   // [tenants]
   int passivate_after_s = 600;
   // [snapshots]

@@ -63,6 +63,26 @@ TEST(config, bad_settings_are_errors_that_name_the_key) {
   EXPECT_FALSE(missing.ok());
 }
 
+TEST(config, kafka_settings_and_properties_pass_through) {
+  auto path = write_temp(
+      "[log]\nbackend = \"kafka\"\n[kafka]\nbootstrap_servers = \"k1:9092,k2:9092\"\n"
+      "topic_prefix = \"prod.\"\n[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n");
+  auto c = load_config(path, {});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_EQ(c->log_backend, "kafka");
+  EXPECT_EQ(c->kafka_bootstrap_servers, "k1:9092,k2:9092");
+  EXPECT_EQ(c->kafka_topic_prefix, "prod.");
+  EXPECT_EQ(c->kafka_properties.at("security.protocol"), "SASL_SSL");
+  std::remove(path.c_str());
+  auto no_bootstrap = load_config("", {{"KEEPWATCH_LOG_BACKEND", "kafka"}});
+  ASSERT_FALSE(no_bootstrap.ok());
+  EXPECT_NE(no_bootstrap.err().message.find("bootstrap_servers"), std::string::npos);
+  auto via_env = load_config("", {{"KEEPWATCH_LOG_BACKEND", "kafka"},
+                                  {"KEEPWATCH_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"}});
+  ASSERT_TRUE(via_env.ok()) << via_env.err().message;
+  EXPECT_EQ(via_env->kafka_bootstrap_servers, "127.0.0.1:9092");
+}
+
 TEST(plans, the_shipped_catalogue_has_free_pro_and_enterprise) {
   auto cat = load_plans(default_plans_path());
   ASSERT_TRUE(cat.ok()) << cat.err().message;

@@ -7,13 +7,15 @@
 // it survives restarts exactly as far as the log and the snapshot do.
 // Invariant: consecutive events with the same causation id count as one
 // entry; after N newer commands an id is forgotten (retries must come sooner).
-// Fixed storage: recording reuses the strings' capacity, so a warmed-up
-// window records without allocating.
+// Fixed storage, no heap: an entry keeps a 64-bit FNV-1a hash of the id, not
+// the id (16 bytes an entry: a monitor has one window each, so size matters).
+// The hash is stable across builds and runs — snapshots store it — and a
+// false match needs a 64-bit collision among the last N ids of one aggregate.
 #pragma once
 
 #include <array>
 #include <cstddef>
-#include <string>
+#include <cstdint>
 #include <string_view>
 
 namespace kw {
@@ -25,20 +27,31 @@ public:
   static constexpr std::size_t capacity = N;
 
   struct entry {
-    std::string command_id;
+    std::uint64_t id_hash = 0;
     int events = 0;
     friend bool operator==(const entry& a, const entry& b) {
-      return a.command_id == b.command_id && a.events == b.events;
+      return a.id_hash == b.id_hash && a.events == b.events;
     }
   };
+
+  // FNV-1a, 64 bit: fixed by definition, so persisted hashes stay valid.
+  static constexpr std::uint64_t hash(std::string_view id) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : id) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+    return h;
+  }
 
   // The entry for `id`, or nullptr when it is not (or no longer) in the
   // window. An empty id is never found.
   const entry* find(std::string_view id) const noexcept {
     if (id.empty()) return nullptr;
+    const auto h = hash(id);
     for (std::size_t i = 0; i < size_; ++i) {
       const entry& e = ring_[(head_ + N - 1 - i) % N];  // newest first
-      if (e.command_id.size() == id.size() && e.command_id == id) return &e;
+      if (e.id_hash == h) return &e;
     }
     return nullptr;
   }
@@ -48,20 +61,21 @@ public:
   // Counts one event caused by `id`. Empty ids are ignored.
   void record(std::string_view id) {
     if (id.empty()) return;
+    const auto h = hash(id);
     if (size_ > 0) {
       entry& last = ring_[(head_ + N - 1) % N];
-      if (last.command_id == id) {
+      if (last.id_hash == h) {
         ++last.events;
         return;
       }
     }
-    push(id, 1);
+    push(h, 1);
   }
 
   // Appends an entry as it was (used when decoding a snapshot).
-  void push(std::string_view id, int events) {
+  void push(std::uint64_t id_hash, int events) {
     entry& e = ring_[head_];
-    e.command_id.assign(id.data(), id.size());
+    e.id_hash = id_hash;
     e.events = events;
     head_ = (head_ + 1) % N;
     if (size_ < N) ++size_;
@@ -86,8 +100,8 @@ public:
 
 private:
   std::array<entry, N> ring_{};
-  std::size_t head_ = 0;  // next slot to write
-  std::size_t size_ = 0;
+  std::uint32_t head_ = 0;  // next slot to write
+  std::uint32_t size_ = 0;
 };
 
 }  // namespace kw

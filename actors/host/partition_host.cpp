@@ -32,7 +32,7 @@ struct host_shell {
   bool run_checks = true;
   std::unordered_map<std::string, tenant_entry> tenants;  // live actors
   std::unordered_map<std::string, bool> dormant;          // passivated: snapshot in the store
-  std::unordered_map<std::string, facts_ptr> facts;
+  std::unordered_map<std::string, cell_ptr> facts;  // by tenant
   std::unordered_map<std::string, monitor_entry> monitors;
   std::unordered_map<std::string, std::vector<std::string>> tenant_monitors;
 };
@@ -52,8 +52,8 @@ void spawn_live_monitor(host_t* self, const std::string& id, recovered<monitor::
   auto tenant = rec.tenant;
   if (rec.st.config.kind == monitor_kind::push && !rec.st.config.push_token.empty())
     s.ctx->push->put(rec.st.config.push_token, tenant, id);
-  facts_ptr f;
-  if (auto it = s.facts.find(tenant); it != s.facts.end()) f = it->second;
+  auto& f = s.facts[tenant];
+  if (!f) f = std::make_shared<facts_cell>();
   auto a = spawn_monitor(self->system(), s.ctx, caf::actor_cast<caf::actor>(self), std::move(rec),
                          f, s.run_checks);
   self->link_to(a);
@@ -174,7 +174,10 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
       spdlog::error("partition {}: an aggregate actor failed: {}",
                     self->state.ctx->partition.get(), to_string(m.reason));
   });
-  for (auto& [id, t] : ps.tenants) s.facts[id] = make_facts(t.st, *s.ctx->plans);
+  for (auto& [id, t] : ps.tenants) {
+    s.facts[id] = std::make_shared<facts_cell>();
+    s.facts[id]->store(make_facts(t.st, *s.ctx->plans));
+  }
   for (auto& [id, t] : ps.tenants) {
     if (!t.st.exists) continue;
     spawn_live_tenant(self, std::move(t));
@@ -223,7 +226,12 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
       },
       [=](facts_changed& f) {
         auto& s = self->state;
-        s.facts[f.tenant] = f.facts;
+        auto& cell = s.facts[f.tenant];
+        if (!cell) cell = std::make_shared<facts_cell>();
+        auto before = cell->load();
+        cell->store(f.facts);
+        bool resumed = before && before->suspended && !f.facts->suspended;
+        if (!resumed) return;
         for (auto& m : s.tenant_monitors[f.tenant]) {
           if (auto it = s.monitors.find(m); it != s.monitors.end())
             self->send(it->second.a, facts_changed{f.tenant, f.facts});

@@ -5,6 +5,8 @@
 #include <limits>
 #include <optional>
 
+#include <spdlog/spdlog.h>
+
 #include "events/codec.hpp"
 
 namespace kw {
@@ -98,7 +100,10 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
   partition_state ps;
   std::int64_t from_events = std::numeric_limits<std::int64_t>::max();
   std::int64_t from_checks = std::numeric_limits<std::int64_t>::max();
-  if (snaps) {
+  // A snapshot only saves time: one that cannot be read (an older format, a
+  // corrupt value) is dropped with the rest of the partition's snapshots and
+  // the log is replayed from the start instead.
+  auto load_snapshots = [&]() -> status {
     auto all = snaps->load_all(p);
     if (!all) return all.err();
     for (auto& s : *all) {
@@ -107,19 +112,28 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
       from_checks = std::min(from_checks, s.checks_offset.get());
       if (s.aggregate.rfind("tenant/", 0) == 0) {
         auto st = tenant::decode_state(s.state);
-        if (!st) return make_error(errc::storage, "snapshot " + s.aggregate + ": " + st.err().message);
+        if (!st) return make_error(errc::decode, "snapshot " + s.aggregate + ": " + st.err().message);
         auto id = s.aggregate.substr(7);
         ps.tenants[id] = recovered<tenant::state>{std::move(*st), s.events_offset.get(),
                                                   s.checks_offset.get(), id};
       } else if (s.aggregate.rfind("monitor/", 0) == 0) {
         auto cut = s.state.find(sep);
         if (cut == std::string::npos)
-          return make_error(errc::storage, "snapshot " + s.aggregate + ": no tenant");
+          return make_error(errc::decode, "snapshot " + s.aggregate + ": no tenant");
         auto st = monitor::decode_state(std::string_view(s.state).substr(cut + 1));
-        if (!st) return make_error(errc::storage, "snapshot " + s.aggregate + ": " + st.err().message);
+        if (!st) return make_error(errc::decode, "snapshot " + s.aggregate + ": " + st.err().message);
         ps.monitors[s.aggregate.substr(8)] = recovered<monitor::state>{
             std::move(*st), s.events_offset.get(), s.checks_offset.get(), s.state.substr(0, cut)};
       }
+    }
+    return ok_status();
+  };
+  if (snaps) {
+    if (auto st = load_snapshots(); !st) {
+      if (st.err().code != errc::decode) return st.err();
+      spdlog::warn("partition {}: ignoring snapshots ({}); replaying the log", p.get(),
+                   st.err().message);
+      ps = partition_state{};
     }
   }
   if (ps.snapshots == 0) from_events = from_checks = 0;

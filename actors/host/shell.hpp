@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -59,6 +60,19 @@ struct tenant_facts {
   bool in_maintenance(const std::string& monitor, timestamp at) const;
 };
 using facts_ptr = std::shared_ptr<const tenant_facts>;
+
+// One per tenant, shared by the host and the tenant's monitors: a fact change
+// is one atomic store, not a message to every monitor. (Monitors are woken
+// by a message only when a suspension is lifted, to reschedule their checks.)
+class facts_cell {
+public:
+  facts_ptr load() const { return std::atomic_load(&p_); }
+  void store(facts_ptr f) { std::atomic_store(&p_, std::move(f)); }
+
+private:
+  facts_ptr p_;
+};
+using cell_ptr = std::shared_ptr<facts_cell>;
 
 facts_ptr make_facts(const tenant::state& st, const plan_catalog& plans);
 
@@ -148,7 +162,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 caf::actor spawn_tenant(caf::actor_system& sys, context_ptr ctx, caf::actor host,
                         recovered<tenant::state> st);
 caf::actor spawn_monitor(caf::actor_system& sys, context_ptr ctx, caf::actor host,
-                         recovered<monitor::state> st, facts_ptr facts, bool run_checks);
+                         recovered<monitor::state> st, cell_ptr facts, bool run_checks);
 caf::actor spawn_host(caf::actor_system& sys, context_ptr ctx, partition_state ps,
                       bool run_checks);
 

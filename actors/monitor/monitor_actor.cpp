@@ -35,7 +35,7 @@ namespace {
 struct monitor_shell {
   context_ptr ctx;
   caf::actor host;
-  facts_ptr facts;
+  cell_ptr facts;  // the tenant's facts, shared with the host
   std::string tenant;
   monitor::state st;
   std::int64_t events_next = 0;
@@ -46,7 +46,7 @@ struct monitor_shell {
   bool probing = false;
   bool run_checks = true;
   std::unique_ptr<std::deque<monitor_request>> queue;  // only while busy
-  std::optional<monitor_request> current;
+  std::unique_ptr<monitor_request> current;  // the command being appended
   std::vector<event> pending;
 };
 
@@ -56,7 +56,7 @@ void start_next(monitor_actor_t* self);
 
 bool should_check(const monitor_shell& s) {
   return s.run_checks && s.st.exists && !s.st.deleted && s.st.active &&
-         !(s.facts && s.facts->suspended);
+         !(s.facts && s.facts->load() && s.facts->load()->suspended);
 }
 
 std::chrono::milliseconds jittered(const monitor_shell& s, bool first) {
@@ -79,10 +79,10 @@ void schedule(monitor_actor_t* self, bool first) {
 
 monitor::context context_for(const monitor_shell& s, timestamp at) {
   monitor::context c;
-  if (s.facts) {
-    c.tenant_suspended = s.facts->suspended;
-    c.min_interval_s = s.facts->min_interval_s;
-    c.in_maintenance = s.facts->in_maintenance(s.st.id, at);
+  if (auto f = s.facts ? s.facts->load() : nullptr) {
+    c.tenant_suspended = f->suspended;
+    c.min_interval_s = f->min_interval_s;
+    c.in_maintenance = f->in_maintenance(s.st.id, at);
   }
   return c;
 }
@@ -99,10 +99,10 @@ void enqueue(monitor_actor_t* self, monitor_request req) {
   // (any other actor kind) may do everything, as in the tenant decider.
   const auto& kind = cmd.meta.actor.kind;
   if (kind == "user" || kind == "api_key") {
-    auto allowed = s.facts && s.facts->tenant
-                       ? tenant::authorize(*s.facts->tenant, cmd.meta.actor,
-                                           permission::manage_monitors)
-                       : status(make_error(errc::forbidden, "no tenant facts yet"));
+    auto f = s.facts ? s.facts->load() : nullptr;
+    auto allowed = f && f->tenant ? tenant::authorize(*f->tenant, cmd.meta.actor,
+                                                      permission::manage_monitors)
+                                  : status(make_error(errc::forbidden, "no tenant facts yet"));
     if (!allowed) {
       if (req.reply) req.reply(allowed.err());
       return start_next(self);
@@ -125,7 +125,7 @@ void enqueue(monitor_actor_t* self, monitor_request req) {
   s.pending = stamp(*s.ctx, s.tenant, monitor_key(s.st.id), s.st.version, s.st.check_seq,
                     cmd.meta, std::move(*decided));
   s.busy = true;
-  s.current = std::move(req);
+  s.current = std::make_unique<monitor_request>(std::move(req));
   append_for(self, *s.ctx, s.pending);
 }
 
@@ -143,10 +143,11 @@ void start_next(monitor_actor_t* self) {
 void notify(monitor_actor_t* self, const std::string& transition, const std::string& incident,
             const std::string& reason, timestamp at) {
   auto& s = self->state;
-  if (!s.ctx->webhooks || !s.facts) return;
+  auto f = s.facts ? s.facts->load() : nullptr;
+  if (!s.ctx->webhooks || !f) return;
   for (auto& ch : s.st.config.channel_ids) {
-    auto it = s.facts->channels.find(ch);
-    if (it == s.facts->channels.end()) continue;
+    auto it = f->channels.find(ch);
+    if (it == f->channels.end()) continue;
     nlohmann::json body = {{"tenant", s.tenant},         {"monitor_id", s.st.id},
                            {"monitor_name", s.st.config.name},
                            {"transition", transition},   {"incident_id", incident},
@@ -237,7 +238,7 @@ monitor_request system_check(monitor_shell& s, const checks::probe_result& p) {
 }
 
 caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor host,
-                            recovered<monitor::state> rec, facts_ptr facts, bool run_checks) {
+                            recovered<monitor::state> rec, cell_ptr facts, bool run_checks) {
   auto& s = self->state;
   s.ctx = std::move(ctx);
   s.host = std::move(host);
@@ -306,14 +307,10 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
         rd.error = d.outcome.error;
         enqueue(self, system_request(s, std::move(rd)));
       },
-      [=](facts_changed& f) {
+      [=](facts_changed&) {  // a suspension was lifted: checks start again
         auto& s = self->state;
-        bool was = should_check(s);
-        s.facts = std::move(f.facts);
-        if (!was && should_check(s)) {
-          ++s.generation;
-          schedule(self, true);
-        }
+        ++s.generation;
+        schedule(self, true);
       },
       [=](monitor_query& q) { q.reply(self->state.st); },
       [=](snapshot_atom) -> snapshot_reply {
@@ -327,7 +324,7 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
 }  // namespace
 
 caf::actor spawn_monitor(caf::actor_system& sys, context_ptr ctx, caf::actor host,
-                         recovered<monitor::state> st, facts_ptr facts, bool run_checks) {
+                         recovered<monitor::state> st, cell_ptr facts, bool run_checks) {
   return sys.spawn(monitor_actor, std::move(ctx), std::move(host), std::move(st),
                    std::move(facts), run_checks);
 }

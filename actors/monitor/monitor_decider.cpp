@@ -203,7 +203,7 @@ state evolve(state s, const event& e) {
 namespace {
 
 using json = nlohmann::json;
-constexpr int snapshot_version = 1;
+constexpr int snapshot_version = 2;  // 2: command-id hashes in "recent"
 
 const char* kind_name(monitor_kind k) {
   switch (k) {
@@ -307,7 +307,7 @@ std::string encode_state(const state& s) {
   j["incident"] = s.incident ? json{{"id", s.incident->id}, {"opened_at", s.incident->opened_at.get()}}
                              : json(nullptr);
   json& recent = j["recent"] = json::array();
-  s.recent.for_each([&](const auto& e) { recent.push_back(json::array({e.command_id, e.events})); });
+  s.recent.for_each([&](const auto& e) { recent.push_back(json::array({e.id_hash, e.events})); });
   return j.dump();
 }
 
@@ -334,7 +334,8 @@ result<state> decode_state(std::string_view text) {
                                  timestamp{inc.at("opened_at").get<std::int64_t>()}};
     for (const auto& e : j.at("recent")) {
       if (!e.is_array() || e.size() != 2) return reject(errc::decode, "bad recent-command entry");
-      s.recent.push(e.at(0).get<std::string>(), e.at(1).get<int>());
+      if (!e.at(0).is_number_unsigned()) return reject(errc::decode, "bad recent-command entry");
+      s.recent.push(e.at(0).get<std::uint64_t>(), e.at(1).get<int>());
     }
     return s;
   } catch (const std::exception& ex) {

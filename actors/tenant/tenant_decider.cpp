@@ -506,7 +506,7 @@ bool is_in_maintenance(const state& s, const std::string& monitor_id, timestamp 
 namespace {
 
 using json = nlohmann::json;
-constexpr int snapshot_version = 1;
+constexpr int snapshot_version = 2;  // 2: command-id hashes in "recent"
 
 tenant_status parse_status(const std::string& s) {
   if (s == "active") return tenant_status::active;
@@ -547,7 +547,7 @@ std::string encode_state(const state& s) {
   j["monitors"] = s.monitors;
   j["version"] = s.version;
   json& recent = j["recent"] = json::array();
-  s.recent.for_each([&](const auto& e) { recent.push_back(json::array({e.command_id, e.events})); });
+  s.recent.for_each([&](const auto& e) { recent.push_back(json::array({e.id_hash, e.events})); });
   return j.dump();
 }
 
@@ -587,7 +587,8 @@ result<state> decode_state(std::string_view text) {
     s.version = j.at("version").get<std::int64_t>();
     for (const auto& e : j.at("recent")) {
       if (!e.is_array() || e.size() != 2) return reject(errc::decode, "bad recent-command entry");
-      s.recent.push(e.at(0).get<std::string>(), e.at(1).get<int>());
+      if (!e.at(0).is_number_unsigned()) return reject(errc::decode, "bad recent-command entry");
+      s.recent.push(e.at(0).get<std::uint64_t>(), e.at(1).get<int>());
     }
     return s;
   } catch (const std::exception& ex) {

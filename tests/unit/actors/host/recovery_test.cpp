@@ -61,6 +61,23 @@ TEST(recovery, every_record_delivered_twice_changes_nothing) {
   EXPECT_EQ(h.web.check_seq, 6);
 }
 
+TEST(recovery, an_unreadable_snapshot_is_ignored_and_the_log_replayed) {
+  temp_dir dir;
+  auto h = write_history(dir.path.string());
+  {
+    auto snaps = storage::rocks_snapshot_store::open((dir.path / "snapshots").string());
+    ASSERT_TRUE(snaps.ok());
+    for (int p = 0; p < 4; ++p)
+      ASSERT_TRUE((*snaps)->save(partition_id{p}, {"tenant/acme", "{not a snapshot", log_offset{0},
+                                                   log_offset{0}}).ok());
+  }
+  auto n = node::start(options(dir.path.string()));
+  ASSERT_TRUE(n.ok()) << n.err().message;
+  EXPECT_EQ((*n)->recovery().snapshots_loaded, 0);
+  EXPECT_EQ(*(*n)->tenant_state(tenant_id{"acme"}), h.acme);
+  EXPECT_EQ(*(*n)->monitor_state(tenant_id{"acme"}, "web"), h.web);
+}
+
 TEST(recovery, a_corrupt_record_is_an_error_naming_its_offset) {
   temp_dir dir;
   write_history(dir.path.string());

@@ -28,6 +28,8 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   if (!cfg) return fail(cfg.err().message);
   if (!data_dir_flag.empty()) cfg->data_dir = data_dir_flag;
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+  for (auto& name : cfg->unknown_env)
+    spdlog::warn("{} names no configuration key; ignored (see config/keepwatch.example.toml)", name);
   auto plans_path = cfg->plans_file.empty() ? kw::default_plans_path() : cfg->plans_file;
   auto plans = kw::load_plans(plans_path);
   if (!plans) return fail(plans.err().message);

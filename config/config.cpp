@@ -144,7 +144,7 @@ result<node_config> load_config(const std::string& path,
   }
   for (auto& [name, value] : env)
     if (name.rfind("KEEPWATCH_", 0) == 0 && known.count(name) == 0 && name != "KEEPWATCH_CONFIG")
-      return make_error(errc::invalid, "unknown environment variable " + name);
+      c.unknown_env.push_back(name);
   if (c.log_backend == "kafka" && c.kafka_bootstrap_servers.empty())
     return make_error(errc::invalid,
                       "kafka.bootstrap_servers: required when log.backend = \"kafka\"");

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "config/plan.hpp"
 #include "events/result.hpp"
@@ -39,6 +40,10 @@ struct node_config {
   int webhook_initial_backoff_ms = 500;
   // [plans]
   std::string plans_file;  // empty: the catalogue shipped in config/plans.toml
+
+  // KEEPWATCH_* variables that name no key (e.g. Kubernetes service links):
+  // not an error, since the environment is not ours alone; the node warns.
+  std::vector<std::string> unknown_env;
 };
 
 // Loads `path` (empty: defaults only), then applies KEEPWATCH_* variables from

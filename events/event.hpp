@@ -30,7 +30,7 @@ using event_data = std::variant<
     member_removed, api_key_created, api_key_revoked, channel_created,
     channel_updated, channel_deleted, status_page_created, status_page_updated,
     status_page_deleted, maintenance_scheduled, maintenance_cancelled,
-    // monitor aggregate
+    // monitor lifecycle (tenant stream), then the monitor aggregate
     monitor_created, monitor_updated, monitor_paused, monitor_resumed,
     monitor_deleted, monitor_status_changed, incident_opened, incident_closed,
     notification_delivered, notification_failed,

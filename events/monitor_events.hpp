@@ -2,9 +2,10 @@
 // check result of the checks topic.
 //
 // monitor_created and monitor_deleted are decided by the Tenant (the authority
-// for plan limits) but belong to the monitor's stream: the monitor's first and
-// last events. check_completed goes to keepwatch.checks.v1 with a per-monitor
-// seq instead of the hash chain.
+// for plan limits) and are events of the tenant's stream (aggregate
+// "tenant/<id>", subject "monitor/<monitor_id>"): they begin and end the
+// monitor. check_completed goes to keepwatch.checks.v1 with a per-monitor seq
+// instead of the hash chain.
 #pragma once
 
 #include <cstdint>

@@ -114,7 +114,12 @@ std::vector<storage::record> to_records(const std::vector<event>& events) {
     r.t = check ? storage::topic::checks : storage::topic::events;
     r.key = e.meta.tenant.get();
     r.value = encode(e);
-    r.headers = {{"ce_type", type_of(e.data)}, {"ce_id", e.meta.id}, {"ce_specversion", "1.0"}};
+    // Structured mode: the value is the whole CloudEvent; the ce_* headers let
+    // a consumer route without parsing it.
+    r.headers = {{"content-type", "application/cloudevents+json"},
+                 {"ce_type", type_of(e.data)},
+                 {"ce_id", e.meta.id},
+                 {"ce_specversion", "1.0"}};
     r.chained = !check;
     out.push_back(std::move(r));
   }

@@ -49,7 +49,6 @@ TEST(config, bad_settings_are_errors_that_name_the_key) {
       {"[node]\nlog_level = \"loud\"\n", {}, "node.log_level"},
       {"this is = not toml [", {}, "config"},
       {"", {{"KEEPWATCH_LOG_PARTITIONS", "many"}}, "KEEPWATCH_LOG_PARTITIONS"},
-      {"", {{"KEEPWATCH_LOG_PARTITONS", "8"}}, "KEEPWATCH_LOG_PARTITONS"},
   };
   for (auto& b : cases) {
     auto path = write_temp(b.toml);
@@ -81,6 +80,13 @@ TEST(config, kafka_settings_and_properties_pass_through) {
                                   {"KEEPWATCH_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"}});
   ASSERT_TRUE(via_env.ok()) << via_env.err().message;
   EXPECT_EQ(via_env->kafka_bootstrap_servers, "127.0.0.1:9092");
+}
+
+TEST(config, unknown_environment_variables_are_reported_not_fatal) {
+  auto c = load_config("", {{"KEEPWATCH_LOG_PARTITONS", "8"}, {"KEEPWATCH_GATEWAY_SERVICE_HOST", "10.0.0.1"}});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_EQ(c->partitions, 8);
+  EXPECT_EQ(c->unknown_env.size(), 2u);
 }
 
 TEST(plans, the_shipped_catalogue_has_free_pro_and_enterprise) {

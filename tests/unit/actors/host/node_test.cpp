@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
 
 #include "actors/host/node_fixture.hpp"
 #include "events/codec.hpp"
@@ -59,6 +60,12 @@ TEST_P(node_test, a_reply_points_at_durable_events_in_the_log) {
   EXPECT_EQ(std::string(type_of(e->data)), "keepwatch.tenant.created.v1");
   EXPECT_FALSE(e->meta.hash.empty()) << "domain events are sealed into the tenant's chain";
   EXPECT_EQ(recs->front().key, "acme");
+  std::map<std::string, std::string> headers;
+  for (auto& h : recs->front().headers) headers[h.name] = h.value;
+  EXPECT_EQ(headers["ce_type"], "keepwatch.tenant.created.v1");
+  EXPECT_EQ(headers["ce_id"], r->event_ids[0]);
+  EXPECT_EQ(headers["ce_specversion"], "1.0");
+  EXPECT_EQ(headers["content-type"], "application/cloudevents+json");
 }
 
 TEST_P(node_test, a_rejected_command_appends_nothing) {

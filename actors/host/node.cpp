@@ -47,6 +47,7 @@ struct node::impl {
   std::shared_ptr<checks::prober> probes;
   std::shared_ptr<checks::webhook_sender> webhooks;
   std::shared_ptr<push_registry> push = std::make_shared<push_registry>();
+  std::shared_ptr<const secret_box> secrets;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::vector<caf::actor> hosts;
@@ -78,6 +79,10 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
     if (!log) return log.err();
     im->log = std::shared_ptr<storage::event_log>(std::move(*log));
   }
+  auto secrets = secret_box::open_or_create(
+      o.secret_key_file.empty() ? o.data_dir + "/secret.key" : o.secret_key_file);
+  if (!secrets) return secrets.err();
+  im->secrets = std::move(*secrets);
   auto snaps = storage::rocks_snapshot_store::open(o.data_dir + "/snapshots");
   if (!snaps) return snaps.err();
   im->snaps = std::shared_ptr<storage::rocks_snapshot_store>(std::move(*snaps));
@@ -132,6 +137,7 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
     ctx->probes = im->probes;
     ctx->webhooks = im->webhooks;
     ctx->push = im->push;
+    ctx->secrets = im->secrets;
     ctx->passivate_after_s = o.passivate_after_s;
     ctx->snapshot_interval_s = o.snapshot_interval_s;
     ctx->jitter_pct = o.jitter_pct;
@@ -220,12 +226,7 @@ std::pair<std::int64_t, std::int64_t> count(node::impl& im) {
 }
 }  // namespace
 
-std::vector<std::string> node::tenant_ids() {
-  // Derived from the recovered and live state of every host.
-  std::vector<std::string> out;
-  (void)count(*impl_);
-  return out;
-}
+std::string node::seal_secret(const std::string& plain) const { return impl_->secrets->seal(plain); }
 
 std::int64_t node::monitor_count() { return count(*impl_).second; }
 

@@ -51,6 +51,8 @@ struct node_options {
   int jitter_pct = 10;
   int webhook_max_attempts = 5;
   int webhook_initial_backoff_ms = 500;
+  // The key that seals webhook secrets; empty: <data_dir>/secret.key.
+  std::string secret_key_file;
   // Tests inject a log (e.g. one that fails); null opens a RocksLog in data_dir.
   std::shared_ptr<storage::event_log> log;
 };
@@ -85,10 +87,13 @@ public:
   result<command_reply> push_beat(const std::string& token,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+  // Seals a webhook signing secret for create_channel / update_channel
+  // (`secret_enc`): secrets enter the log only sealed with the node's key.
+  std::string seal_secret(const std::string& plain) const;
+
   // Current state, as the actors hold it (tests, CLI).
   result<tenant::state> tenant_state(const tenant_id& t);
   result<monitor::state> monitor_state(const tenant_id& t, const std::string& monitor_id);
-  std::vector<std::string> tenant_ids();
   std::int64_t monitor_count();
 
   const recovery_stats& recovery() const;

@@ -16,6 +16,7 @@
 
 #include "actors/host/node.hpp"
 #include "actors/host/recovery.hpp"
+#include "actors/host/secret_box.hpp"
 #include "storage/event_log.hpp"
 #include "storage/rocks_snapshot_store.hpp"
 
@@ -87,6 +88,7 @@ struct host_context {
   std::shared_ptr<checks::prober> probes;        // null: no checks
   std::shared_ptr<checks::webhook_sender> webhooks;
   std::shared_ptr<push_registry> push;
+  std::shared_ptr<const secret_box> secrets;  // opens webhook secrets
   int passivate_after_s = 600;
   int snapshot_interval_s = 300;
   int jitter_pct = 10;

@@ -155,7 +155,18 @@ void notify(monitor_actor_t* self, const std::string& transition, const std::str
     checks::webhook_request req;
     req.url = it->second.url;
     req.body = body.dump();
-    req.secret = it->second.secret;
+    if (!it->second.secret.empty()) {
+      auto secret = s.ctx->secrets ? s.ctx->secrets->open(it->second.secret)
+                                   : result<std::string>(make_error(errc::internal, "no secret key"));
+      if (!secret) {
+        // Never send an unsigned (or wrongly signed) notification: record why.
+        checks::delivery_outcome o;
+        o.error = "webhook secret cannot be opened: " + secret.err().message;
+        caf::anon_send(caf::actor_cast<caf::actor>(self), delivery_done{ch, incident, transition, o});
+        continue;
+      }
+      req.secret = std::move(*secret);
+    }
     req.max_attempts = s.ctx->webhook_max_attempts;
     req.initial_backoff_ms = s.ctx->webhook_initial_backoff_ms;
     auto me = caf::actor_cast<caf::actor>(self);

@@ -8,6 +8,7 @@
 
 #include "actors/checks/test_http_server.hpp"
 #include "actors/host/node_fixture.hpp"
+#include "actors/checks/webhook_sender.hpp"
 #include "events/codec.hpp"
 
 namespace kw::test {
@@ -64,8 +65,11 @@ TEST_F(checks_e2e, an_http_monitor_goes_up_then_down_opens_an_incident_and_notif
     // Fails twice, then accepts.
     return ++hook_calls <= 2 ? test_response{500, "busy"} : test_response{204, ""};
   });
-  ASSERT_TRUE(n->execute(tcmd(tenant::create_channel{"ch1", "ops", hook.url("/hook"), "s3cret"}),
+  ASSERT_TRUE(n->execute(tcmd(tenant::create_channel{"ch1", "ops", hook.url("/hook"),
+                                                     n->seal_secret("s3cret")}),
                          tenant_id{"acme"}).ok());
+  for (auto& c : events_of<channel_created>(*n))
+    EXPECT_EQ(c.secret_enc.find("s3cret"), std::string::npos) << "secrets enter the log sealed";
   auto cfg = http_config(site.url("/health"), 1);
   cfg.channel_ids = {"ch1"};
   auto r = n->execute(tcmd(tenant::create_monitor{"web", cfg}), tenant_id{"acme"});
@@ -85,6 +89,8 @@ TEST_F(checks_e2e, an_http_monitor_goes_up_then_down_opens_an_incident_and_notif
   EXPECT_EQ(delivered[0].attempts, 3);
   EXPECT_EQ(delivered[0].incident_id, opened[0].incident_id);
   EXPECT_EQ(hook_calls.load(), 3);
+  auto last = hook.requests().back();
+  EXPECT_EQ(last.header("X-Keepwatch-Signature"), checks::webhook_signature("s3cret", last.body));
   EXPECT_TRUE(events_of<notification_failed>(*n).empty());
 
   healthy = true;

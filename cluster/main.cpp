@@ -1,5 +1,6 @@
 // `keepwatch`: the one binary. Subcommands:
-//   serve            run a node on the embedded log until SIGTERM/SIGINT
+//   serve            run a node (embedded log or Kafka) until SIGTERM/SIGINT
+//   dev-broker       an in-memory Kafka-protocol broker for development and tests
 //   audit verify     check every tenant's hash chain in a data directory
 //   version          print the version
 // Configuration: --config FILE (TOML), then KEEPWATCH_* variables, then flags.
@@ -14,6 +15,8 @@
 #include "config/config.hpp"
 #include "events/codec.hpp"
 #include "events/hash_chain.hpp"
+#include "storage/dev_broker.hpp"
+#include "storage/kafka_log.hpp"
 #include "storage/rocks_log.hpp"
 
 namespace {
@@ -21,6 +24,60 @@ namespace {
 int fail(const std::string& what) {
   spdlog::error("{}", what);
   return 2;
+}
+
+sigset_t block_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
+kw::storage::kafka_options kafka_options_for(const kw::node_config& c, const kw::plan_catalog& plans) {
+  kw::storage::kafka_options k;
+  k.bootstrap_servers = c.kafka_bootstrap_servers;
+  k.topic_prefix = c.kafka_topic_prefix;
+  k.partitions = c.partitions;
+  k.replication_factor = c.kafka_replication_factor;
+  k.properties = c.kafka_properties;
+  k.node_name = c.node_name;
+  k.timeout = std::chrono::milliseconds(c.kafka_timeout_ms);
+  // Check results are kept as long as the longest plan keeps them.
+  int days = 0;
+  for (auto& [name, p] : plans.plans) days = std::max(days, p.retention_days);
+  k.checks_retention_ms = std::int64_t(days) * 86'400'000;
+  return k;
+}
+
+int dev_broker(int brokers, int partitions, const std::string& prefix) {
+  auto stop_signals = block_stop_signals();
+  auto broker = kw::storage::dev_broker::start(brokers);
+  if (!broker) return fail("dev-broker: " + broker.err().message);
+  // The mock cluster has no CreateTopics: Keepwatch's topics are made here.
+  kw::storage::kafka_options k;
+  k.topic_prefix = prefix;
+  k.partitions = partitions;
+  auto plans = kw::load_plans(kw::default_plans_path());
+  if (plans) {
+    kw::node_config c;
+    c.partitions = partitions;
+    c.kafka_topic_prefix = prefix;
+    k = kafka_options_for(c, *plans);
+  }
+  for (auto& t : kw::storage::kafka_topic_specs(k))
+    if (auto st = (*broker)->create_topic(t.name, t.partitions, t.replication_factor); !st)
+      return fail("dev-broker: topic " + t.name + ": " + st.err().message);
+  std::printf("%s\n", (*broker)->bootstrap().c_str());
+  std::fflush(stdout);
+  spdlog::info("dev-broker: {} broker(s) at {}, topics with {} partitions (prefix \"{}\"). "
+               "For development and tests only: the data lives in memory and is gone at exit.",
+               brokers, (*broker)->bootstrap(), partitions, prefix);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("dev-broker: signal {}: stopping", sig);
+  return 0;
 }
 
 int serve(const std::string& config_path, const std::string& data_dir_flag) {
@@ -35,11 +92,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   if (!plans) return fail(plans.err().message);
 
   // Block the stop signals before any thread starts, then wait for them here.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto stop_signals = block_stop_signals();
 
   kw::node_options o;
   o.node_name = cfg->node_name;
@@ -52,12 +105,13 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   o.jitter_pct = cfg->jitter_pct;
   o.webhook_max_attempts = cfg->webhook_max_attempts;
   o.webhook_initial_backoff_ms = cfg->webhook_initial_backoff_ms;
+  if (cfg->log_backend == "kafka") o.kafka = kafka_options_for(*cfg, o.plans);
   auto n = kw::node::start(std::move(o));
   if (!n) return fail("cannot start: " + n.err().message);
   auto& rec = (*n)->recovery();
-  spdlog::info("keepwatch node {} serving: data {}, {} partitions, {} events replayed from {} "
+  spdlog::info("keepwatch node {} serving on the {} log: data {}, {} partitions, {} events replayed from {} "
                "snapshots in {:.3f} s, {} monitors",
-               cfg->node_name, cfg->data_dir, (*n)->partitions(), rec.events_replayed,
+               cfg->node_name, cfg->log_backend, cfg->data_dir, (*n)->partitions(), rec.events_replayed,
                rec.snapshots_loaded, rec.seconds, (*n)->monitor_count());
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -114,11 +168,23 @@ int main(int argc, char** argv) {
   verify->add_option("-d,--data-dir", verify_dir, "Data directory")->required();
   verify->add_option("-p,--partitions", verify_partitions, "Partitions of the log")->check(CLI::Range(1, 1024));
 
+  auto* broker_cmd = app.add_subcommand(
+      "dev-broker",
+      "Run an in-memory Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1 and print "
+      "its bootstrap address. For development and tests only.");
+  int brokers = 1, broker_partitions = 8;
+  std::string broker_prefix;
+  broker_cmd->add_option("-b,--brokers", brokers, "Number of brokers")->check(CLI::Range(1, 9));
+  broker_cmd->add_option("-p,--partitions", broker_partitions, "Partitions of Keepwatch's topics")
+      ->check(CLI::Range(1, 1024));
+  broker_cmd->add_option("--topic-prefix", broker_prefix, "Prefix of Keepwatch's topic names");
+
   app.add_subcommand("version", "Print the version");
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) return serve(config_path, data_dir);
   if (verify->parsed()) return audit_verify(verify_dir, verify_partitions);
+  if (broker_cmd->parsed()) return dev_broker(brokers, broker_partitions, broker_prefix);
   std::printf("keepwatch 0.1.0\n");
   return 0;
 }

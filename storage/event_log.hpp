@@ -5,12 +5,16 @@
 //    topics, atomically: all or none. When `done` receives a value, every
 //    record is durable (RocksLog: WAL synced; Kafka: acks=all) and carries its
 //    offset. On an error nothing of the group is visible to readers.
-//  - Offsets are dense per (topic, partition), from 0, in append order.
+//  - Offsets increase per (topic, partition), from 0, in append order, and
+//    `read` returns every committed record: nothing is missing. They are
+//    dense on the embedded log; on Kafka they have gaps (each transaction's
+//    control marker takes an offset), so never compute with them.
 //  - Records with `chained = true` are sealed into the hash chain of their
 //    key (the tenant) by the log's single writer, in log order, through the
 //    `chain_sealer` given at open; a failed append leaves the chain as it was.
 //  - `done` may run on a thread of the log's own: it must not block.
-// Adapters: RocksLog (embedded, storage/rocks_log.hpp); KafkaLog later.
+// Adapters: RocksLog (embedded, storage/rocks_log.hpp); KafkaLog (Apache
+// Kafka, storage/kafka_log.hpp).
 #pragma once
 
 #include <cstdint>
@@ -82,11 +86,14 @@ public:
   // Blocking convenience over `append`.
   result<append_ack> append_sync(partition_id p, std::vector<record> records);
 
-  // Up to `max` records of (t, p) from offset `from` on, in order.
+  // Up to `max` records of (t, p) from offset `from` on, in order (the
+  // first may have an offset above `from` where offsets have gaps).
   virtual result<std::vector<stored_record>> read(topic t, partition_id p, log_offset from,
                                                   std::size_t max) = 0;
 
-  // The offset the next append to (t, p) will get (= number of records).
+  // An offset past every committed record of (t, p): on the embedded log the
+  // offset the next append will get (= number of records); on Kafka the last
+  // stable offset.
   virtual result<log_offset> end_offset(topic t, partition_id p) = 0;
 
   // The current head of a hash chain (empty if the chain has no record).

@@ -73,6 +73,13 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
   if (ec) return make_error(errc::storage, "data dir " + o.data_dir + ": " + ec.message());
   if (o.log) {
     im->log = o.log;
+  } else if (o.kafka) {
+    auto ko = *o.kafka;
+    ko.partitions = o.partitions;
+    if (ko.node_name.empty()) ko.node_name = o.node_name;
+    auto log = storage::kafka_log::open(std::move(ko), std::make_shared<event_sealer>());
+    if (!log) return log.err();
+    im->log = std::shared_ptr<storage::event_log>(std::move(*log));
   } else {
     auto log = storage::rocks_log::open(o.data_dir + "/log", o.partitions,
                                         std::make_shared<event_sealer>());
@@ -254,6 +261,7 @@ void node::stop() {
   impl_->sys->await_all_actors_done();
   impl_->sys.reset();
   if (auto* rl = dynamic_cast<storage::rocks_log*>(impl_->log.get())) rl->close();
+  if (auto* kl = dynamic_cast<storage::kafka_log*>(impl_->log.get())) kl->close();
   impl_->log.reset();
   impl_->snaps.reset();
 }

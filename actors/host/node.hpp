@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "config/plan.hpp"
 #include "events/result.hpp"
 #include "storage/event_log.hpp"
+#include "storage/kafka_log.hpp"
 
 namespace kw {
 
@@ -53,8 +55,10 @@ struct node_options {
   int webhook_initial_backoff_ms = 500;
   // The key that seals webhook secrets; empty: <data_dir>/secret.key.
   std::string secret_key_file;
-  // Tests inject a log (e.g. one that fails); null opens a RocksLog in data_dir.
+  // The log: injected (tests), else Kafka when `kafka` is set, else a RocksLog
+  // in <data_dir>/log. Snapshots are in <data_dir>/snapshots either way.
   std::shared_ptr<storage::event_log> log;
+  std::optional<storage::kafka_options> kafka;
 };
 
 // Figures from recovery, for the log and the benchmarks.

@@ -203,6 +203,13 @@ inline auto fields_of(type_tag<check_completed>) {
                          fld("cert_expires_at", &T::cert_expires_at));
 }
 
+// ---- enums ---------------------------------------------------------------
+
+// The wire names of the enums, indexed by value.
+inline constexpr const char* monitor_kind_names[] = {"http", "keyword", "tcp", "push"};
+inline constexpr const char* monitor_status_names[] = {"pending", "up", "down",
+                                                       "maintenance"};
+
 // ---- walking the lists ---------------------------------------------------
 
 // Calls f(field_ref) for every wire field of T, in declaration order.

@@ -48,8 +48,8 @@ read_error read_int(const json& j, std::int64_t lo, std::int64_t hi,
   return expected(path, "integer", j);
 }
 
-const char* const kind_names[] = {"http", "keyword", "tcp", "push"};
-const char* const status_names[] = {"pending", "up", "down", "maintenance"};
+constexpr const auto& kind_names = monitor_kind_names;
+constexpr const auto& status_names = monitor_status_names;
 
 template <class E, std::size_t N>
 read_error read_enum(const json& j, const char* const (&names)[N], E& out,

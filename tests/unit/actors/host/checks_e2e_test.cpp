@@ -33,13 +33,14 @@ std::vector<T> events_of(node& n) {
   return out;
 }
 
-class checks_e2e : public ::testing::Test {
+class checks_e2e : public ::testing::TestWithParam<backend> {
 protected:
   temp_dir dir;
+  log_env env{GetParam().name};
   std::unique_ptr<node> n;
 
   void SetUp() override {
-    auto started = node::start(options(dir.path.string(), /*run_checks=*/true));
+    auto started = node::start(env.options(dir.path.string(), /*run_checks=*/true));
     ASSERT_TRUE(started.ok()) << started.err().message;
     n = std::move(*started);
     auto r = n->execute(tcmd(tenant::create_tenant{"Acme", "test", "u1", "owner@example.com"}),
@@ -55,7 +56,7 @@ protected:
   }
 };
 
-TEST_F(checks_e2e, an_http_monitor_goes_up_then_down_opens_an_incident_and_notifies_once) {
+TEST_P(checks_e2e, an_http_monitor_goes_up_then_down_opens_an_incident_and_notifies_once) {
   std::atomic<bool> healthy{true};
   test_http_server site([&](const test_request&) {
     return healthy ? test_response{200, "all good"} : test_response{503, "down for maintenance"};
@@ -105,7 +106,7 @@ TEST_F(checks_e2e, an_http_monitor_goes_up_then_down_opens_an_incident_and_notif
     EXPECT_EQ(checks[i].meta.seq.get(), std::int64_t(i + 1));
 }
 
-TEST_F(checks_e2e, a_paused_monitor_is_not_checked) {
+TEST_P(checks_e2e, a_paused_monitor_is_not_checked) {
   std::atomic<int> hits{0};
   test_http_server site([&](const test_request&) {
     ++hits;
@@ -121,7 +122,7 @@ TEST_F(checks_e2e, a_paused_monitor_is_not_checked) {
   EXPECT_EQ(hits.load(), after_pause);
 }
 
-TEST_F(checks_e2e, a_push_monitor_is_up_on_time_and_down_when_beats_stop) {
+TEST_P(checks_e2e, a_push_monitor_is_up_on_time_and_down_when_beats_stop) {
   monitor_config cfg;
   cfg.name = "cron";
   cfg.kind = monitor_kind::push;
@@ -146,7 +147,7 @@ TEST_F(checks_e2e, a_push_monitor_is_up_on_time_and_down_when_beats_stop) {
   EXPECT_NE(opened[0].cause.find("no beat"), std::string::npos) << opened[0].cause;
 }
 
-TEST_F(checks_e2e, a_refused_connection_takes_a_monitor_down_after_its_retries) {
+TEST_P(checks_e2e, a_refused_connection_takes_a_monitor_down_after_its_retries) {
   auto cfg = http_config("http://127.0.0.1:" + std::to_string(closed_port()) + "/", 1);
   cfg.retries = 1;
   ASSERT_TRUE(n->execute(tcmd(tenant::create_monitor{"gone", cfg}), tenant_id{"acme"}).ok());
@@ -158,6 +159,9 @@ TEST_F(checks_e2e, a_refused_connection_takes_a_monitor_down_after_its_retries) 
   ASSERT_FALSE(changes.empty());
   EXPECT_NE(changes.back().reason.find("refused"), std::string::npos) << changes.back().reason;
 }
+
+INSTANTIATE_TEST_SUITE_P(backends, checks_e2e, ::testing::ValuesIn(all_backends()),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace kw::test

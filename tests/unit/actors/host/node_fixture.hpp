@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "actors/host/node.hpp"
+#include "storage/dev_broker.hpp"
 
 namespace kw::test {
 
@@ -84,6 +85,50 @@ inline node_options options(const std::string& dir, bool run_checks = false) {
   o.webhook_initial_backoff_ms = 20;
   return o;
 }
+
+// The log a node test runs on: "embedded" (RocksLog in the data directory)
+// or "kafka" (KafkaLog on an in-process dev broker, started on first use and
+// kept for the whole test, so a restarted node finds its log again).
+struct backend {
+  std::string name;
+};
+inline void PrintTo(const backend& b, std::ostream* os) { *os << b.name; }
+inline std::vector<backend> all_backends() { return {{"embedded"}, {"kafka"}}; }
+
+class log_env {
+public:
+  explicit log_env(std::string backend) : backend_(std::move(backend)) {}
+
+  bool kafka() const { return backend_ == "kafka"; }
+
+  node_options options(const std::string& dir, bool run_checks = false) {
+    auto o = test::options(dir, run_checks);
+    if (!kafka()) return o;
+    storage::kafka_options k;
+    k.bootstrap_servers = broker().bootstrap();
+    k.timeout = std::chrono::seconds(10);
+    k.append_timeout = std::chrono::seconds(2);
+    auto* b = &broker();
+    k.create_topic = [b](const storage::kafka_topic_spec& s) {
+      return b->create_topic(s.name, s.partitions, s.replication_factor);
+    };
+    o.kafka = k;
+    return o;
+  }
+
+  storage::dev_broker& broker() {
+    if (!broker_) {
+      auto b = storage::dev_broker::start(1);
+      if (!b) throw std::runtime_error("dev broker: " + b.err().message);
+      broker_ = std::move(*b);
+    }
+    return *broker_;
+  }
+
+private:
+  std::string backend_;
+  std::unique_ptr<storage::dev_broker> broker_;
+};
 
 // Polls `pred` until it holds or `seconds` pass.
 template <class Pred>

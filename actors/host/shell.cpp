@@ -133,6 +133,38 @@ void append_for(caf::local_actor* self, const host_context& ctx, const std::vect
   });
 }
 
+result<std::optional<std::vector<log_offset>>> find_in_log(const host_context& ctx,
+                                                           const std::vector<event>& events,
+                                                           std::int64_t events_from,
+                                                           std::int64_t checks_from) {
+  std::vector<log_offset> found(events.size(), log_offset{-1});
+  std::size_t hits = 0;
+  for (auto t : {storage::topic::events, storage::topic::checks}) {
+    std::vector<std::size_t> wanted;
+    for (std::size_t i = 0; i < events.size(); ++i)
+      if ((t == storage::topic::checks) == is_check_result(events[i].data)) wanted.push_back(i);
+    if (wanted.empty()) continue;
+    auto at = t == storage::topic::events ? events_from : checks_from;
+    for (;;) {
+      auto recs = ctx.log->read(t, ctx.partition, log_offset{at}, 4096);
+      if (!recs) return recs.err();
+      if (recs->empty()) break;
+      for (auto& r : *recs)
+        for (auto i : wanted)
+          if (found[i].get() < 0 &&
+              r.value.find("\"id\":\"" + events[i].meta.id + "\"") != std::string::npos) {
+            found[i] = r.offset;
+            ++hits;
+          }
+      at = recs->back().offset.get() + 1;
+    }
+  }
+  if (hits == 0) return std::optional<std::vector<log_offset>>{};
+  if (hits != events.size())
+    return make_error(errc::internal, "an append group is in the log only in part");
+  return std::optional<std::vector<log_offset>>{std::move(found)};
+}
+
 std::pair<std::int64_t, std::int64_t> covered_offsets(const host_context& ctx, bool busy,
                                                       std::int64_t events_next,
                                                       std::int64_t checks_next) {

@@ -158,6 +158,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
 
 // ---- spawning ----------------------------------------------------------------
 
@@ -181,6 +182,16 @@ std::vector<storage::record> to_records(const std::vector<event>& events);
 
 // Appends stamped events for `self`, which gets an append_done back.
 void append_for(caf::local_actor* self, const host_context& ctx, const std::vector<event>& events);
+
+// After an append whose outcome is unknown (errc::unavailable: the log may
+// or may not have committed it), looks for `events` in the log from the
+// aggregate's next offsets on. A value: the offsets of all of them (the group
+// is atomic), or nullopt when none is there. An error: the log cannot be read
+// yet (try again later).
+result<std::optional<std::vector<log_offset>>> find_in_log(const host_context& ctx,
+                                                           const std::vector<event>& events,
+                                                           std::int64_t events_from,
+                                                           std::int64_t checks_from);
 
 // The offsets an aggregate's snapshot covers: when it has no append in
 // flight, everything in the log so far (none of it is its own and unapplied);

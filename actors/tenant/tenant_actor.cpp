@@ -71,6 +71,20 @@ void start_next(tenant_actor_t* self) {
 
 void on_appended(tenant_actor_t* self, append_done& d) {
   auto& s = self->state;
+  if (!d.ack && d.ack.err().code == errc::unavailable) {
+    // The log may have committed the group or not. The caller hears so now
+    // (a retry with the same command id is safe); the actor takes no other
+    // command until the log tells which (resolve_atom), so its state never
+    // diverges from the log.
+    if (s.current->reply) {
+      auto e = d.ack.err();
+      e.message += " (the outcome is unknown; retrying the same command id is safe)";
+      s.current->reply(e);
+      s.current->reply = nullptr;
+    }
+    self->delayed_send(self, std::chrono::milliseconds(500), resolve_atom::value);
+    return;
+  }
   auto req = std::move(*s.current);
   s.current.reset();
   auto events = std::move(s.pending);
@@ -124,6 +138,18 @@ caf::behavior tenant_actor(tenant_actor_t* self, context_ptr ctx, caf::actor hos
           handle(self, std::move(req));
       },
       [=](append_done& d) { on_appended(self, d); },
+      [=](resolve_atom) {
+        // An append of unknown outcome: the log decides what happened.
+        auto& s = self->state;
+        auto found = find_in_log(*s.ctx, s.pending, s.events_next, s.checks_next);
+        if (!found) {
+          self->delayed_send(self, std::chrono::seconds(1), resolve_atom::value);
+          return;
+        }
+        append_done d{make_error(errc::storage, "not appended")};
+        if (*found) d = append_done{storage::append_ack{std::move(**found), {}}};
+        on_appended(self, d);
+      },
       [=](tenant_query& q) { q.reply(self->state.st); },
       [=](snapshot_atom) -> snapshot_reply {
         auto& s = self->state;

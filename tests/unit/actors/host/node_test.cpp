@@ -4,6 +4,7 @@
 // tenant, monitor and status. Parameterized over log backends.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 
@@ -138,6 +139,74 @@ TEST_P(node_test, an_unreachable_cluster_fails_commands_clearly_and_work_resumes
   ASSERT_TRUE(ok.ok()) << ok.err().message;
   EXPECT_EQ(n->tenant_state(tenant_id{"acme"})->name, "Renamed");
   EXPECT_EQ(n->tenant_state(tenant_id{"acme"})->version, before->version + 1);
+}
+
+// A log whose next append commits but answers "outcome unknown", as a Kafka
+// commit that timed out after it was sent.
+class ambiguous_log final : public storage::event_log {
+public:
+  explicit ambiguous_log(std::shared_ptr<storage::event_log> inner) : inner_(std::move(inner)) {}
+  std::atomic<bool> lie_once{false};
+  int partitions() const noexcept override { return inner_->partitions(); }
+  void append(partition_id p, std::vector<storage::record> rs, storage::append_callback done) override {
+    bool lie = lie_once.exchange(false);
+    inner_->append(p, std::move(rs), [lie, done = std::move(done)](result<storage::append_ack> a) {
+      if (lie && a) return done(make_error(errc::unavailable, "commit timed out"));
+      done(std::move(a));
+    });
+  }
+  result<std::vector<storage::stored_record>> read(storage::topic t, partition_id p, log_offset f,
+                                                   std::size_t m) override {
+    return inner_->read(t, p, f, m);
+  }
+  result<log_offset> end_offset(storage::topic t, partition_id p) override { return inner_->end_offset(t, p); }
+  result<std::string> chain_head(partition_id p, const std::string& k) override { return inner_->chain_head(p, k); }
+  status commit_offset(const std::string& g, storage::topic t, partition_id p, log_offset n) override {
+    return inner_->commit_offset(g, t, p, n);
+  }
+  result<std::optional<log_offset>> committed_offset(const std::string& g, storage::topic t,
+                                                     partition_id p) override {
+    return inner_->committed_offset(g, t, p);
+  }
+
+private:
+  std::shared_ptr<storage::event_log> inner_;
+};
+
+TEST_P(node_test, an_append_of_unknown_outcome_is_resolved_from_the_log) {
+  if (env.kafka()) GTEST_SKIP() << "the outcome is faked over the embedded log";
+  auto rocks = storage::rocks_log::open((dir.path / "log").string(), 4, nullptr);
+  ASSERT_TRUE(rocks.ok());
+  auto log = std::make_shared<ambiguous_log>(std::shared_ptr<storage::event_log>(std::move(*rocks)));
+  auto o = options(dir.path.string());
+  o.log = log;
+  tenant::state after;
+  {
+    auto n = start(o);
+    create_tenant(*n, "acme");
+    log->lie_once = true;
+    auto r = n->execute(tcmd(tenant::rename_tenant{"Committed"}, "rename-1"), tenant_id{"acme"});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, errc::unavailable);
+    EXPECT_NE(r.err().message.find("unknown"), std::string::npos) << r.err().message;
+    // The next command waits until the actor has learnt from the log that the
+    // rename is there, and is decided on top of it.
+    auto next = n->execute(tcmd(tenant::add_member{"u2", "two@example.com", "viewer"}), tenant_id{"acme"});
+    ASSERT_TRUE(next.ok()) << next.err().message;
+    after = *n->tenant_state(tenant_id{"acme"});
+    EXPECT_EQ(after.name, "Committed");
+    EXPECT_EQ(after.version, 3);
+    // A retry of the ambiguous command is recognised: nothing appended twice.
+    auto retry = n->execute(tcmd(tenant::rename_tenant{"Committed"}, "rename-1"), tenant_id{"acme"});
+    ASSERT_TRUE(retry.ok()) << retry.err().message;
+    EXPECT_TRUE(retry->duplicate);
+    n->stop();
+  }
+  std::filesystem::remove_all(dir.path / "snapshots");
+  auto o2 = options(dir.path.string());
+  o2.log = log;
+  auto n = start(o2);
+  EXPECT_EQ(*n->tenant_state(tenant_id{"acme"}), after) << "seqs stayed unique: the replay agrees";
 }
 
 TEST_P(node_test, concurrent_creates_never_exceed_the_plan_quota) {

@@ -88,8 +88,11 @@ TEST_P(node_test, a_rejected_command_appends_nothing) {
   EXPECT_TRUE(after.ok() && *after == *st);
 }
 
-TEST_P(node_test, a_failing_log_leaves_state_unchanged_and_the_caller_gets_an_error) {
-  if (env.kafka()) GTEST_SKIP() << "the Kafka counterpart is an_unreachable_cluster_...";
+// Tests that fault one log in its own way.
+class embedded_node_test : public node_test {};
+class kafka_node_test : public node_test {};
+
+TEST_P(embedded_node_test, a_failing_log_leaves_state_unchanged_and_the_caller_gets_an_error) {
   auto log = storage::rocks_log::open((dir.path / "log").string(), 4, nullptr);
   ASSERT_TRUE(log.ok());
   std::shared_ptr<storage::rocks_log> shared(std::move(*log));
@@ -119,8 +122,7 @@ TEST_P(node_test, a_failing_log_leaves_state_unchanged_and_the_caller_gets_an_er
   EXPECT_EQ(n->tenant_state(tenant_id{"acme"})->name, "Renamed");
 }
 
-TEST_P(node_test, an_unreachable_cluster_fails_commands_clearly_and_work_resumes) {
-  if (!env.kafka()) GTEST_SKIP() << "the embedded counterpart is a_failing_log_...";
+TEST_P(kafka_node_test, an_unreachable_cluster_fails_commands_clearly_and_work_resumes) {
   auto n = start();
   create_tenant(*n, "acme");
   auto before = n->tenant_state(tenant_id{"acme"});
@@ -173,8 +175,7 @@ private:
   std::shared_ptr<storage::event_log> inner_;
 };
 
-TEST_P(node_test, an_append_of_unknown_outcome_is_resolved_from_the_log) {
-  if (env.kafka()) GTEST_SKIP() << "the outcome is faked over the embedded log";
+TEST_P(embedded_node_test, an_append_of_unknown_outcome_is_resolved_from_the_log) {
   auto rocks = storage::rocks_log::open((dir.path / "log").string(), 4, nullptr);
   ASSERT_TRUE(rocks.ok());
   auto log = std::make_shared<ambiguous_log>(std::shared_ptr<storage::event_log>(std::move(*rocks)));
@@ -373,6 +374,10 @@ TEST_P(node_test, a_restart_without_snapshots_replays_the_whole_log) {
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, node_test, ::testing::ValuesIn(all_backends()),
+                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(backends, embedded_node_test, ::testing::Values(backend{"embedded"}),
+                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(backends, kafka_node_test, ::testing::Values(backend{"kafka"}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -10,7 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl libjwt-dev libsodium-dev prometheus-cpp-dev
   libcli11-dev libtoml11-dev
-  postgresql-15 kcat curl
+  postgresql-15 kcat curl python3 python3-jsonschema
 )
 
 missing=()

@@ -61,7 +61,11 @@ bool should_check(const monitor_shell& s) {
 
 std::chrono::milliseconds jittered(const monitor_shell& s, bool first) {
   thread_local std::mt19937 rng{std::random_device{}()};
-  auto interval_ms = std::int64_t(s.st.config.interval_s) * 1000;
+  // A plan downgrade does not rewrite configurations: the plan's minimum
+  // interval still holds for scheduling.
+  int interval_s = s.st.config.interval_s;
+  if (auto f = s.facts ? s.facts->load() : nullptr) interval_s = std::max(interval_s, f->min_interval_s);
+  auto interval_ms = std::int64_t(interval_s) * 1000;
   if (first) {  // spread the first checks of many monitors over one interval
     std::uniform_int_distribution<std::int64_t> d(0, std::max<std::int64_t>(interval_ms / 10, 1));
     return std::chrono::milliseconds(d(rng));

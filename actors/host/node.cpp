@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -52,7 +53,35 @@ struct node::impl {
   std::unique_ptr<caf::actor_system> sys;
   std::vector<caf::actor> hosts;
   recovery_stats stats;
-  bool stopped = false;
+  int partitions = 0;
+  std::atomic<bool> stopped{false};
+  std::shared_ptr<std::atomic<std::int64_t>> in_flight =
+      std::make_shared<std::atomic<std::int64_t>>(0);
+
+  // Every request's reply goes through this: it is answered exactly once,
+  // and if the request is dropped unanswered (the actor holding it stopped or
+  // failed) the caller still hears so, when the last copy of it goes away.
+  reply_fn reply_once(reply_fn f) {
+    struct guard {
+      reply_fn f;
+      std::shared_ptr<std::atomic<std::int64_t>> in_flight;
+      std::atomic<bool> done{false};
+      ~guard() {
+        if (!done.exchange(true))
+          f(make_error(errc::unavailable,
+                       "the command was dropped before an answer (node stopping or actor "
+                       "failed); its outcome is unknown, retrying the same command id is safe"));
+        --*in_flight;
+      }
+    };
+    ++*in_flight;
+    auto g = std::make_shared<guard>();
+    g->f = std::move(f);
+    g->in_flight = in_flight;
+    return [g](result<command_reply> r) {
+      if (!g->done.exchange(true)) g->f(std::move(r));
+    };
+  }
 
   const caf::actor& host_for(const tenant_id& t) const {
     return hosts[static_cast<std::size_t>(storage::partition_for(t, int(hosts.size())).get())];
@@ -94,6 +123,7 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
   if (!snaps) return snaps.err();
   im->snaps = std::shared_ptr<storage::rocks_snapshot_store>(std::move(*snaps));
   const int parts = im->log->partitions();
+  im->partitions = parts;
 
   // Recover every partition, two at a time per core.
   auto t0 = std::chrono::steady_clock::now();
@@ -155,16 +185,21 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
   return std::unique_ptr<node>(new node(std::move(im)));
 }
 
+namespace {
+error stopping() { return make_error(errc::unavailable, "the node is stopping"); }
+}  // namespace
+
 void node::submit(tenant::command cmd, const tenant_id& t, reply_fn done) {
-  if (impl_->stopped) return done(make_error(errc::unavailable, "the node is stopping"));
-  caf::anon_send(impl_->host_for(t), t.get(), tenant_request{std::move(cmd), std::move(done)});
+  if (impl_->stopped) return done(stopping());
+  caf::anon_send(impl_->host_for(t), t.get(),
+                 tenant_request{std::move(cmd), impl_->reply_once(std::move(done))});
 }
 
 void node::submit(monitor::command cmd, const tenant_id& t, const std::string& monitor_id,
                   reply_fn done) {
-  if (impl_->stopped) return done(make_error(errc::unavailable, "the node is stopping"));
-  caf::anon_send(impl_->host_for(t),
-                 monitor_request{t.get(), monitor_id, std::move(cmd), std::move(done)});
+  if (impl_->stopped) return done(stopping());
+  caf::anon_send(impl_->host_for(t), monitor_request{t.get(), monitor_id, std::move(cmd),
+                                                     impl_->reply_once(std::move(done))});
 }
 
 namespace {
@@ -190,18 +225,20 @@ result<command_reply> node::execute(monitor::command cmd, const tenant_id& t,
 }
 
 result<command_reply> node::push_beat(const std::string& token, std::chrono::milliseconds timeout) {
+  if (impl_->stopped) return stopping();
   auto found = impl_->push->find(token);
   if (!found) return make_error(errc::not_found, "no push monitor for this token");
   auto [tenant, monitor] = *found;
   return run_sync(
       [&](reply_fn f) {
         caf::anon_send(impl_->host_for(tenant_id{tenant}),
-                       push_request{token, tenant, monitor, std::move(f)});
+                       push_request{token, tenant, monitor, impl_->reply_once(std::move(f))});
       },
       timeout);
 }
 
 result<tenant::state> node::tenant_state(const tenant_id& t) {
+  if (impl_->stopped) return stopping();
   auto p = std::make_shared<std::promise<result<tenant::state>>>();
   auto f = p->get_future();
   caf::anon_send(impl_->host_for(t),
@@ -210,6 +247,7 @@ result<tenant::state> node::tenant_state(const tenant_id& t) {
 }
 
 result<monitor::state> node::monitor_state(const tenant_id& t, const std::string& monitor_id) {
+  if (impl_->stopped) return stopping();
   auto p = std::make_shared<std::promise<result<monitor::state>>>();
   auto f = p->get_future();
   caf::anon_send(impl_->host_for(t), t.get(),
@@ -221,10 +259,12 @@ result<monitor::state> node::monitor_state(const tenant_id& t, const std::string
 namespace {
 std::pair<std::int64_t, std::int64_t> count(node::impl& im) {
   std::int64_t tenants = 0, monitors = 0;
+  if (im.stopped) return {0, 0};
   for (auto& h : im.hosts) {
-    std::promise<std::pair<std::int64_t, std::int64_t>> p;
-    auto f = p.get_future();
-    caf::anon_send(h, stats_query{[&p](std::int64_t t, std::int64_t m) { p.set_value({t, m}); }});
+    auto p = std::make_shared<std::promise<std::pair<std::int64_t, std::int64_t>>>();
+    auto f = p->get_future();
+    caf::anon_send(h, stats_query{[p](std::int64_t t, std::int64_t m) { p->set_value({t, m}); }});
+    if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) continue;
     auto [t, m] = f.get();
     tenants += t;
     monitors += m;
@@ -239,13 +279,17 @@ std::int64_t node::monitor_count() { return count(*impl_).second; }
 
 const recovery_stats& node::recovery() const { return impl_->stats; }
 storage::event_log& node::log() { return *impl_->log; }
-int node::partitions() const { return int(impl_->hosts.size()); }
+int node::partitions() const { return impl_->partitions; }
 
 void node::stop() {
-  if (!impl_ || impl_->stopped) return;
-  impl_->stopped = true;
+  if (!impl_ || impl_->stopped.exchange(true)) return;
   if (impl_->probes) impl_->probes->stop();
   if (impl_->webhooks) impl_->webhooks->stop();
+  // New requests are refused from here on; those accepted get a while to be
+  // answered. Whatever is still unanswered after it is answered "unavailable"
+  // when its actor stops (see reply_once).
+  for (int i = 0; i < 1000 && *impl_->in_flight > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   {
     caf::scoped_actor self{*impl_->sys};
     for (auto& h : impl_->hosts) {
@@ -259,9 +303,11 @@ void node::stop() {
   }
   impl_->hosts.clear();
   impl_->sys->await_all_actors_done();
-  impl_->sys.reset();
+  // The log is closed while the actor system still exists: callbacks of
+  // appends it drains still send (to stopped actors, harmlessly).
   if (auto* rl = dynamic_cast<storage::rocks_log*>(impl_->log.get())) rl->close();
   if (auto* kl = dynamic_cast<storage::kafka_log*>(impl_->log.get())) kl->close();
+  impl_->sys.reset();
   impl_->log.reset();
   impl_->snaps.reset();
 }

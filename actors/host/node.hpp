@@ -7,9 +7,13 @@
 //  - a command's reply carries a value only once its events are durable in
 //    the log; on any error nothing was appended and no state changed;
 //  - commands to one aggregate are decided one at a time, in arrival order;
-//  - `stop()` lets in-flight appends finish, snapshots every aggregate and
-//    closes the log; a node started again on the same data directory has the
-//    same tenants, monitors and statuses.
+//  - every request is answered exactly once, even when the actor holding it
+//    stops or fails ("unavailable": the outcome is unknown, a retry with the
+//    same command id is safe);
+//  - `stop()` refuses new requests, gives accepted ones up to 10 s to be
+//    answered, snapshots every aggregate and closes the log; a node started
+//    again on the same data directory has the same tenants, monitors and
+//    statuses.
 #pragma once
 
 #include <chrono>

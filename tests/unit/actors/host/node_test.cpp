@@ -210,6 +210,43 @@ TEST_P(embedded_node_test, an_append_of_unknown_outcome_is_resolved_from_the_log
   EXPECT_EQ(*n->tenant_state(tenant_id{"acme"}), after) << "seqs stayed unique: the replay agrees";
 }
 
+TEST_P(node_test, every_request_is_answered_even_when_the_node_stops_under_load) {
+  auto n = start();
+  create_tenant(*n, "acme");
+  ASSERT_TRUE(create_monitor(*n, "acme", "m1").ok());
+  std::atomic<int> answered{0}, ok{0};
+  const int sent = 2000;
+  for (int i = 0; i < sent; ++i)
+    n->submit(mcmd(monitor::record_check{true, 1000, 200, "", std::nullopt, new_id()}),
+              tenant_id{"acme"}, "m1", [&](result<command_reply> r) {
+                ++answered;
+                if (r) ++ok;
+              });
+  n->stop();
+  EXPECT_TRUE(eventually([&] { return answered.load() == sent; }, 10)) << answered.load();
+  auto refused = n->execute(tcmd(tenant::rename_tenant{"Late"}), tenant_id{"acme"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.err().code, errc::unavailable);
+  // What was acknowledged is in the log after a restart.
+  auto again = start();
+  EXPECT_GE(again->monitor_state(tenant_id{"acme"}, "m1")->check_seq, ok.load());
+}
+
+TEST_P(node_test, commands_queued_for_a_deleted_monitor_are_answered) {
+  auto n = start();
+  create_tenant(*n, "acme");
+  ASSERT_TRUE(create_monitor(*n, "acme", "m1").ok());
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 300; ++i)
+    n->submit(mcmd(i % 2 ? monitor::body{monitor::resume_monitor{}} : monitor::body{monitor::pause_monitor{}}),
+              tenant_id{"acme"}, "m1", [&](result<command_reply>) { ++answered; });
+  ASSERT_TRUE(n->execute(tcmd(tenant::delete_monitor{"m1"}), tenant_id{"acme"}).ok());
+  EXPECT_TRUE(eventually([&] { return answered.load() == 300; }, 10)) << answered.load();
+  auto gone = n->execute(mcmd(monitor::pause_monitor{}), tenant_id{"acme"}, "m1");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.err().code, errc::not_found);
+}
+
 TEST_P(node_test, concurrent_creates_never_exceed_the_plan_quota) {
   auto n = start();
   create_tenant(*n, "acme");  // plan "test": 3 monitors

@@ -33,8 +33,8 @@ struct host_shell {
   std::unordered_map<std::string, tenant_entry> tenants;  // live actors
   std::unordered_map<std::string, bool> dormant;          // passivated: snapshot in the store
   std::unordered_map<std::string, cell_ptr> facts;  // by tenant
-  std::unordered_map<std::string, monitor_entry> monitors;
-  std::unordered_map<std::string, std::vector<std::string>> tenant_monitors;
+  std::unordered_map<std::string, monitor_entry> monitors;  // by monitor_slot
+  std::unordered_map<std::string, std::vector<std::string>> tenant_monitors;  // slots
 };
 
 using host_t = caf::stateful_actor<host_shell>;
@@ -47,9 +47,11 @@ void spawn_live_tenant(host_t* self, recovered<tenant::state> rec) {
   s.tenants[id].a = a;
 }
 
-void spawn_live_monitor(host_t* self, const std::string& id, recovered<monitor::state> rec) {
+void spawn_live_monitor(host_t* self, recovered<monitor::state> rec) {
   auto& s = self->state;
   auto tenant = rec.tenant;
+  auto id = rec.st.id;
+  auto slot = monitor_slot(tenant, id);
   if (rec.st.config.kind == monitor_kind::push && !rec.st.config.push_token.empty())
     s.ctx->push->put(rec.st.config.push_token, tenant, id);
   auto& f = s.facts[tenant];
@@ -57,8 +59,8 @@ void spawn_live_monitor(host_t* self, const std::string& id, recovered<monitor::
   auto a = spawn_monitor(self->system(), s.ctx, caf::actor_cast<caf::actor>(self), std::move(rec),
                          f, s.run_checks);
   self->link_to(a);
-  s.monitors[id] = monitor_entry{tenant, a};
-  s.tenant_monitors[tenant].push_back(id);
+  s.monitors[slot] = monitor_entry{tenant, a};
+  s.tenant_monitors[tenant].push_back(slot);
 }
 
 // Loads a passivated tenant: its snapshot, then its events after it.
@@ -125,8 +127,8 @@ void forward_tenant(host_t* self, const std::string& tenant, tenant_request req)
 const monitor_entry* find_monitor(host_t* self, const std::string& tenant,
                                   const std::string& monitor) {
   auto& s = self->state;
-  auto it = s.monitors.find(monitor);
-  if (it == s.monitors.end() || it->second.tenant != tenant) return nullptr;
+  auto it = s.monitors.find(monitor_slot(tenant, monitor));
+  if (it == s.monitors.end()) return nullptr;
   return &it->second;
 }
 
@@ -182,7 +184,7 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
     if (!t.st.exists) continue;
     spawn_live_tenant(self, std::move(t));
   }
-  for (auto& [id, m] : ps.monitors) spawn_live_monitor(self, id, std::move(m));
+  for (auto& [slot, m] : ps.monitors) spawn_live_monitor(self, std::move(m));
   self->delayed_send(self, std::chrono::seconds(s.ctx->snapshot_interval_s), flush_atom::value);
   return {
       [=](const std::string& tenant, tenant_request& req) {
@@ -209,20 +211,30 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
         recovered<monitor::state> rec;
         rec.st = monitor::evolve(monitor::initial_state(), b.created);
         rec.tenant = b.tenant;
-        rec.events_next = b.offset + 1;
-        spawn_live_monitor(self, b.monitor, std::move(rec));
-        (void)s;
+        // Its first snapshot is saved before it runs: the tenant's snapshots
+        // already cover monitor_created, so without one a restart would
+        // start replaying past the monitor's birth and never see it.
+        auto [ev, ck] = covered_offsets(*s.ctx, false, b.offset + 1, 0);
+        rec.events_next = ev;
+        rec.checks_next = ck;
+        if (auto st = s.ctx->snaps->save(s.ctx->partition,
+                                         make_snapshot(b.tenant, b.monitor, rec.st, ev, ck));
+            !st)
+          spdlog::error("partition {}: first snapshot of monitor {}: {}", s.ctx->partition.get(),
+                        b.monitor, st.err().message);
+        spawn_live_monitor(self, std::move(rec));
       },
       [=](monitor_gone& g) {
         auto& s = self->state;
-        auto it = s.monitors.find(g.monitor);
+        auto slot = monitor_slot(g.tenant, g.monitor);
+        auto it = s.monitors.find(slot);
         if (it == s.monitors.end()) return;
         self->unlink_from(it->second.a);
         self->send_exit(it->second.a, caf::exit_reason::user_shutdown);
         s.monitors.erase(it);
-        s.ctx->push->erase_monitor(g.monitor);
+        s.ctx->push->erase_monitor(g.tenant, g.monitor);
         auto& list = s.tenant_monitors[g.tenant];
-        list.erase(std::remove(list.begin(), list.end(), g.monitor), list.end());
+        list.erase(std::remove(list.begin(), list.end(), slot), list.end());
       },
       [=](facts_changed& f) {
         auto& s = self->state;
@@ -252,10 +264,20 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
         self->unlink_from(it->second.a);
         s.tenants.erase(it);
         if (auto st = s.ctx->snaps->save(s.ctx->partition, p.snap); !st) {
-          spdlog::error("partition {}: passivating tenant {}: {}", s.ctx->partition.get(),
-                        p.tenant, st.err().message);
-          for (auto& r : buffered)
-            if (r.reply) r.reply(st.err());
+          // Not passivated after all: the tenant lives on from the state it
+          // handed over (never "unknown", which would let it be re-created).
+          spdlog::error("partition {}: passivating tenant {}: {}; it stays active",
+                        s.ctx->partition.get(), p.tenant, st.err().message);
+          auto state = tenant::decode_state(p.snap.state);
+          if (!state) {
+            for (auto& r : buffered)
+              if (r.reply) r.reply(state.err());
+            return;
+          }
+          spawn_live_tenant(self, recovered<tenant::state>{std::move(*state),
+                                                           p.snap.events_offset.get(),
+                                                           p.snap.checks_offset.get(), p.tenant});
+          for (auto& r : buffered) forward_tenant(self, p.tenant, std::move(r));
           return;
         }
         s.dormant[p.tenant] = true;

@@ -18,6 +18,9 @@ constexpr std::size_t batch = 4096;
 
 std::string tenant_key(const std::string& tenant) { return "tenant/" + tenant; }
 std::string monitor_key(const std::string& monitor) { return "monitor/" + monitor; }
+std::string monitor_slot(const std::string& tenant, const std::string& monitor) {
+  return tenant + sep + monitor;
+}
 
 storage::snapshot make_snapshot(const std::string& tenant, const tenant::state& st,
                                 std::int64_t events_next, std::int64_t checks_next) {
@@ -28,7 +31,8 @@ storage::snapshot make_snapshot(const std::string& tenant, const tenant::state& 
 storage::snapshot make_snapshot(const std::string& tenant, const std::string& monitor,
                                 const monitor::state& st, std::int64_t events_next,
                                 std::int64_t checks_next) {
-  return storage::snapshot{monitor_key(monitor), tenant + sep + monitor::encode_state(st),
+  return storage::snapshot{"monitor/" + monitor_slot(tenant, monitor),
+                           tenant + sep + monitor::encode_state(st),
                            log_offset{events_next}, log_offset{checks_next}};
 }
 
@@ -67,13 +71,13 @@ void apply_recovered(partition_state& ps, const event& e, storage::topic t, std:
         std::holds_alternative<monitor_deleted>(e.data)) {
       auto id = monitor_of(e);
       if (id.empty()) return;
-      auto it = ps.monitors.find(id);
+      auto it = ps.monitors.find(monitor_slot(tenant, id));
       if (it == ps.monitors.end()) {
         if (!std::holds_alternative<monitor_created>(e.data)) return;
         recovered<monitor::state> m;
         m.st = monitor::initial_state();
         m.tenant = tenant;
-        it = ps.monitors.emplace(id, std::move(m)).first;
+        it = ps.monitors.emplace(monitor_slot(tenant, id), std::move(m)).first;
       } else if (covered(it->second) ||
                  (std::holds_alternative<monitor_created>(e.data) && it->second.st.exists &&
                   !it->second.st.deleted)) {
@@ -86,7 +90,7 @@ void apply_recovered(partition_state& ps, const event& e, storage::topic t, std:
   }
   auto id = monitor_of(e);
   if (id.empty()) return;
-  auto it = ps.monitors.find(id);
+  auto it = ps.monitors.find(monitor_slot(tenant, id));
   if (it == ps.monitors.end()) return;  // events of a monitor never created: ignored
   if (covered(it->second)) return;
   const auto& m = it->second.st;
@@ -185,8 +189,14 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
   ps.checks_end = cur[0].at;
   ps.events_end = cur[1].at;
   // Deleted monitors need no actor and no snapshot.
+  // The tenant decides a monitor's life: a monitor its tenant no longer lists
+  // (a deletion that a monitor's snapshot claimed to cover) has none.
   for (auto it = ps.monitors.begin(); it != ps.monitors.end();) {
-    if (it->second.st.deleted) it = ps.monitors.erase(it); else ++it;
+    auto t = ps.tenants.find(it->second.tenant);
+    bool orphan = t != ps.tenants.end() && t->second.st.exists &&
+                  (t->second.st.status == tenant::tenant_status::deleted ||
+                   t->second.st.monitors.count(it->second.st.id) == 0);
+    if (it->second.st.deleted || orphan) it = ps.monitors.erase(it); else ++it;
   }
   return ps;
 }

@@ -31,7 +31,7 @@ struct recovered {
 
 struct partition_state {
   std::unordered_map<std::string, recovered<tenant::state>> tenants;    // by tenant id
-  std::unordered_map<std::string, recovered<monitor::state>> monitors;  // by monitor id
+  std::unordered_map<std::string, recovered<monitor::state>> monitors;  // by monitor_slot
   std::int64_t events_end = 0;
   std::int64_t checks_end = 0;
   std::int64_t replayed = 0;
@@ -40,7 +40,10 @@ struct partition_state {
 
 // Snapshot keys and payloads. A monitor's payload carries its tenant.
 std::string tenant_key(const std::string& tenant);
-std::string monitor_key(const std::string& monitor);
+std::string monitor_key(const std::string& monitor);  // the event aggregate, monitor/<id>
+// Monitor ids are unique within a tenant only: every map and snapshot key of
+// a monitor is its slot, (tenant, monitor).
+std::string monitor_slot(const std::string& tenant, const std::string& monitor);
 storage::snapshot make_snapshot(const std::string& tenant, const tenant::state& st,
                                 std::int64_t events_next, std::int64_t checks_next);
 storage::snapshot make_snapshot(const std::string& tenant, const std::string& monitor,

@@ -21,10 +21,10 @@ void push_registry::erase(const std::string& token) {
   map_.erase(token);
 }
 
-void push_registry::erase_monitor(const std::string& monitor) {
+void push_registry::erase_monitor(const std::string& tenant, const std::string& monitor) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = map_.begin(); it != map_.end();)
-    it = it->second.second == monitor ? map_.erase(it) : std::next(it);
+    it = it->second == std::make_pair(tenant, monitor) ? map_.erase(it) : std::next(it);
 }
 
 std::optional<std::pair<std::string, std::string>> push_registry::find(

@@ -32,7 +32,7 @@ class push_registry {
 public:
   void put(const std::string& token, const std::string& tenant, const std::string& monitor);
   void erase(const std::string& token);
-  void erase_monitor(const std::string& monitor);
+  void erase_monitor(const std::string& tenant, const std::string& monitor);
   std::optional<std::pair<std::string, std::string>> find(const std::string& token) const;
 
 private:

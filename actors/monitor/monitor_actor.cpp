@@ -219,7 +219,7 @@ void on_appended(monitor_actor_t* self, append_done& d) {
     r.event_ids.push_back(e.meta.id);
     r.offsets.push_back(off);
     if (std::holds_alternative<monitor_updated>(e.data)) {
-      s.ctx->push->erase_monitor(s.st.id);
+      s.ctx->push->erase_monitor(s.tenant, s.st.id);
       if (s.st.config.kind == monitor_kind::push && !s.st.config.push_token.empty())
         s.ctx->push->put(s.st.config.push_token, s.tenant, s.st.id);
     }

@@ -10,6 +10,8 @@
 
 #include "actors/host/node_fixture.hpp"
 #include "events/codec.hpp"
+#include "actors/host/recovery.hpp"
+#include "storage/partitioner.hpp"
 #include "storage/rocks_log.hpp"
 
 namespace kw::test {
@@ -245,6 +247,57 @@ TEST_P(node_test, commands_queued_for_a_deleted_monitor_are_answered) {
   auto gone = n->execute(mcmd(monitor::pause_monitor{}), tenant_id{"acme"}, "m1");
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.err().code, errc::not_found);
+}
+
+TEST_P(node_test, two_tenants_may_use_the_same_monitor_id) {
+  // Two tenants of one partition, so they share a host.
+  std::vector<std::string> same;
+  for (int i = 0; same.size() < 2; ++i) {
+    auto t = "tenant-" + std::to_string(i);
+    if (storage::partition_for(tenant_id{t}, 4).get() == 0) same.push_back(t);
+  }
+  {
+    auto n = start();
+    for (auto& t : same) {
+      create_tenant(*n, t);
+      ASSERT_TRUE(create_monitor(*n, t, "m1").ok());
+    }
+    ASSERT_TRUE(n->execute(mcmd(monitor::pause_monitor{}), tenant_id{same[0]}, "m1").ok());
+    EXPECT_FALSE(n->monitor_state(tenant_id{same[0]}, "m1")->active);
+    EXPECT_TRUE(n->monitor_state(tenant_id{same[1]}, "m1")->active);
+    ASSERT_TRUE(n->execute(tcmd(tenant::delete_monitor{"m1"}), tenant_id{same[1]}).ok());
+    EXPECT_TRUE(n->monitor_state(tenant_id{same[0]}, "m1").ok()) << "only the other tenant's went";
+    n->stop();
+  }
+  auto n = start();
+  auto m = n->monitor_state(tenant_id{same[0]}, "m1");
+  ASSERT_TRUE(m.ok()) << m.err().message;
+  EXPECT_FALSE(m->active);
+  EXPECT_FALSE(n->monitor_state(tenant_id{same[1]}, "m1").ok());
+  EXPECT_EQ(n->monitor_count(), 1);
+}
+
+TEST_P(node_test, a_deleted_monitor_stays_deleted_whatever_its_snapshot_says) {
+  monitor::state alive;
+  {
+    auto n = start();
+    create_tenant(*n, "acme");
+    ASSERT_TRUE(create_monitor(*n, "acme", "m1").ok());
+    alive = *n->monitor_state(tenant_id{"acme"}, "m1");
+    ASSERT_TRUE(n->execute(tcmd(tenant::delete_monitor{"m1"}), tenant_id{"acme"}).ok());
+    n->stop();
+  }
+  {
+    // The race a snapshot taken between the deletion and the host's
+    // handling of it would leave: the monitor "alive", covering the log's end.
+    auto snaps = storage::rocks_snapshot_store::open((dir.path / "snapshots").string());
+    ASSERT_TRUE(snaps.ok());
+    auto p = storage::partition_for(tenant_id{"acme"}, 4);
+    ASSERT_TRUE((*snaps)->save(p, make_snapshot("acme", "m1", alive, 1'000'000, 1'000'000)).ok());
+  }
+  auto n = start();
+  EXPECT_FALSE(n->monitor_state(tenant_id{"acme"}, "m1").ok());
+  EXPECT_EQ(n->monitor_count(), 0);
 }
 
 TEST_P(node_test, concurrent_creates_never_exceed_the_plan_quota) {

@@ -97,6 +97,7 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
   im->opts = std::move(opts);
   auto& o = im->opts;
   if (o.plans.plans.empty()) return make_error(errc::invalid, "node: the plan catalogue is empty");
+  if (o.data_dir.empty()) return make_error(errc::invalid, "node: no data directory");
   std::error_code ec;
   if (!o.data_dir.empty()) std::filesystem::create_directories(o.data_dir, ec);
   if (ec) return make_error(errc::storage, "data dir " + o.data_dir + ": " + ec.message());

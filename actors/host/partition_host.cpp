@@ -53,7 +53,9 @@ void spawn_live_monitor(host_t* self, recovered<monitor::state> rec) {
   auto id = rec.st.id;
   auto slot = monitor_slot(tenant, id);
   if (rec.st.config.kind == monitor_kind::push && !rec.st.config.push_token.empty())
-    s.ctx->push->put(rec.st.config.push_token, tenant, id);
+    if (!s.ctx->push->put(rec.st.config.push_token, tenant, id))
+      spdlog::warn("partition {}: push token of monitor {}/{} already belongs to another monitor",
+                   s.ctx->partition.get(), tenant, id);
   auto& f = s.facts[tenant];
   if (!f) f = std::make_shared<facts_cell>();
   auto a = spawn_monitor(self->system(), s.ctx, caf::actor_cast<caf::actor>(self), std::move(rec),

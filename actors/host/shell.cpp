@@ -10,10 +10,11 @@ namespace kw {
 
 // ---- push registry -------------------------------------------------------------
 
-void push_registry::put(const std::string& token, const std::string& tenant,
+bool push_registry::put(const std::string& token, const std::string& tenant,
                         const std::string& monitor) {
   std::lock_guard<std::mutex> lock(mu_);
-  map_[token] = {tenant, monitor};
+  auto [it, fresh] = map_.emplace(token, std::make_pair(tenant, monitor));
+  return fresh || it->second == std::make_pair(tenant, monitor);
 }
 
 void push_registry::erase(const std::string& token) {

@@ -30,7 +30,9 @@ namespace kw {
 // Push tokens → (tenant, monitor), shared by every host of the node.
 class push_registry {
 public:
-  void put(const std::string& token, const std::string& tenant, const std::string& monitor);
+  // False (and nothing changed) when the token already belongs to another
+  // monitor: a push URL never silently changes hands.
+  bool put(const std::string& token, const std::string& tenant, const std::string& monitor);
   void erase(const std::string& token);
   void erase_monitor(const std::string& tenant, const std::string& monitor);
   std::optional<std::pair<std::string, std::string>> find(const std::string& token) const;

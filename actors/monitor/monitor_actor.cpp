@@ -7,6 +7,8 @@
 #include "actors/checks/prober.hpp"
 #include "actors/checks/webhook_sender.hpp"
 #include "actors/host/shell.hpp"
+
+#include <spdlog/spdlog.h>
 #include "events/codec.hpp"
 
 namespace kw {
@@ -221,7 +223,9 @@ void on_appended(monitor_actor_t* self, append_done& d) {
     if (std::holds_alternative<monitor_updated>(e.data)) {
       s.ctx->push->erase_monitor(s.tenant, s.st.id);
       if (s.st.config.kind == monitor_kind::push && !s.st.config.push_token.empty())
-        s.ctx->push->put(s.st.config.push_token, s.tenant, s.st.id);
+        if (!s.ctx->push->put(s.st.config.push_token, s.tenant, s.st.id))
+          spdlog::warn("push token of monitor {}/{} already belongs to another monitor", s.tenant,
+                       s.st.id);
     }
     if (auto* o = std::get_if<incident_opened>(&e.data))
       notify(self, "down", o->incident_id, o->cause, e.meta.time);

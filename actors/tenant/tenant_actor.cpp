@@ -3,6 +3,8 @@
 
 #include "actors/host/shell.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace kw {
 namespace {
 
@@ -105,7 +107,9 @@ void on_appended(tenant_actor_t* self, append_done& d) {
     if (auto* mc = std::get_if<monitor_created>(&e.data)) {
       // Registered before the reply, so a beat right after it finds the monitor.
       if (mc->config.kind == monitor_kind::push && !mc->config.push_token.empty())
-        s.ctx->push->put(mc->config.push_token, s.id, mc->monitor_id);
+        if (!s.ctx->push->put(mc->config.push_token, s.id, mc->monitor_id))
+          spdlog::warn("push token of monitor {}/{} already belongs to another monitor", s.id,
+                       mc->monitor_id);
       self->send(s.host, monitor_born{s.id, mc->monitor_id, e, off});
     } else if (auto* del = std::get_if<monitor_deleted>(&e.data)) {
       self->send(s.host, monitor_gone{s.id, del->monitor_id});

@@ -46,6 +46,12 @@ result<std::unique_ptr<dev_broker>> dev_broker::start(int brokers) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // The handle only hosts the cluster: keep its own logging to warnings.
   rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr);
+  // The mock brokers' accepted connections take their socket options from
+  // this handle. With Nagle on (librdkafka < 2.2's default) a broker holds
+  // the second of two small back-to-back responses (a transaction's produce
+  // responses, one per topic-partition) until the client's delayed ACK:
+  // ~40 ms per transaction.
+  rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof errstr);
   i->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!i->rk) {
     rd_kafka_conf_destroy(conf);

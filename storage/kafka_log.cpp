@@ -5,21 +5,29 @@
 //  - `reader`: a read_committed consumer that never joins its group; each
 //    read assigns one partition at an offset, consumes to a known end, and
 //    unassigns. One read at a time (`read_mu`).
-//  - `producer`: transactional; used by the writer thread only. Re-created
+//  - `writers` (kafka_options::producers of them): writer w owns the
+//    partitions p with p mod producers == w, and has a transactional producer
+//    (transactional.id <prefix>keepwatch-<node>-p<N>[_<M>...]), a queue and a
+//    thread. A group commit is one transaction over the appends queued for
+//    its partitions — their records across the topics and the chain heads
+//    they move — so writers commit in parallel. The producer is re-created
 //    after every failed group, so each group starts from a clean producer
 //    epoch, and after the cluster was unreachable work simply resumes.
 //
 // Invariants:
-//  - Only the writer thread seals, produces, and moves chain heads; it
-//    publishes heads (under `heads_mu`) and `acked_end` only after a commit.
-//    A failed group's overlays are dropped: that is the rollback.
-//  - Delivery reports are served inside rd_kafka_flush on the writer thread;
+//  - Only a partition's writer thread seals, produces, and moves that
+//    partition's chain heads; it publishes heads (under its `heads_mu`) and
+//    `acked_end` only after a commit. A failed group's overlays are dropped:
+//    that is the rollback.
+//  - Delivery reports are served by rd_kafka_poll on the writer's thread;
 //    each message's opaque is a sequence number, so a late report of an
 //    earlier group can never be taken for one of the current group.
 //  - `acked_end[slot]` is one past the highest acknowledged offset: reads and
 //    end_offset wait (bounded) until the cluster's stable offset reaches it,
 //    which gives read-your-writes although transaction markers are written
 //    after the commit returns.
+//  - A fatal error on any writer's producer stops every writer (`fatal`):
+//    the node stops taking writes as a whole.
 #include "storage/kafka_log.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -98,7 +106,8 @@ struct metadata_guard {
 
 using delivery_cb = void (*)(rd_kafka_t*, const rd_kafka_message_t*, void*);
 
-// A handle with the user's properties first, then Keepwatch's own.
+// A handle with Keepwatch's defaults, then the user's properties (which may
+// override them), then Keepwatch's own settings (which win).
 result<rd_kafka_t*> make_handle(rd_kafka_type_t type, const kafka_options& o,
                                 const std::vector<std::pair<std::string, std::string>>& ours,
                                 delivery_cb on_delivery = nullptr, void* opaque = nullptr) {
@@ -110,6 +119,14 @@ result<rd_kafka_t*> make_handle(rd_kafka_type_t type, const kafka_options& o,
                                       ": " + errstr};
     return ok_status();
   };
+  // Nagle's algorithm holds the tail of a request that spans several
+  // topic-partitions (a group's events, checks and chain heads) until the
+  // broker's delayed ACK: ~40 ms per transaction. Every request here is
+  // latency-bound; librdkafka < 2.2 leaves Nagle on.
+  if (auto s = set("socket.nagle.disable", "true", false); !s) {
+    rd_kafka_conf_destroy(conf);
+    return s.err();
+  }
   for (const auto& [k, v] : o.properties)
     if (auto s = set(k, v, true); !s) {
       rd_kafka_conf_destroy(conf);
@@ -185,27 +202,52 @@ std::vector<kafka_topic_spec> kafka_topic_specs(const kafka_options& o) {
 }
 
 struct kafka_log::impl {
-  using chain_key = std::pair<std::int32_t, std::string>;  // (partition, key)
   struct delivery {
     bool done = false;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     std::int64_t offset = -1;
   };
 
+  using chain_key = std::pair<std::int32_t, std::string>;  // (partition, key)
+
+  // A transactional unit: a fixed set of partitions (p mod writers == index)
+  // with its producer, its queue, its thread and its chain heads. Everything
+  // but the queue and the heads is touched by its thread only (and by open
+  // and close, when it is not running).
+  struct writer {
+    std::vector<std::int32_t> partitions;
+    std::string txn_id;
+    rd_kafka_t* producer = nullptr;
+    bool reload_heads = true;
+
+    // Committed heads of its partitions. Written by the writer thread under
+    // the lock; read by it without, by others with it.
+    mutable std::mutex heads_mu;
+    std::map<chain_key, std::string> heads;
+
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<pending> queue;
+    bool stopping = false;
+    std::thread thread;
+
+    // Delivery reports of the group in flight.
+    std::vector<delivery> deliveries;
+    std::size_t reported = 0;
+    std::uint64_t delivery_base = 0;
+    std::uint64_t next_message = 1;
+  };
+
   kafka_options opt;
   std::shared_ptr<chain_sealer> sealer;
   std::string names[3];  // by topic - 1
   std::string chains_name;
-  std::string txn_id;
 
   rd_kafka_t* admin = nullptr;
   rd_kafka_t* reader = nullptr;
   std::mutex read_mu;  // one read (assign, consume, unassign) at a time
-  rd_kafka_t* producer = nullptr;  // writer thread only (and open/close)
-  bool reload_heads = true;        // writer thread only
 
-  mutable std::mutex heads_mu;
-  std::map<chain_key, std::string> heads;  // committed heads
+  std::vector<std::unique_ptr<writer>> writers;  // partition p: writers[p % size]
 
   std::unique_ptr<std::atomic<std::int64_t>[]> acked_end;  // per (topic, partition)
 
@@ -214,28 +256,21 @@ struct kafka_log::impl {
   std::mutex fatal_mu;
   std::string fatal_reason;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<pending> queue;
-  bool stopping = false;
-  std::thread writer;
-
-  // Delivery reports of the group in flight: writer thread only.
-  std::vector<delivery> deliveries;
-  std::uint64_t delivery_base = 0;
-  std::uint64_t next_message = 1;
-
   ~impl() { shutdown(); }
 
   void shutdown() {
-    {
-      std::lock_guard<std::mutex> lk(mu);
-      stopping = true;
+    // Every writer answers what it has queued, in parallel.
+    for (auto& w : writers) {
+      {
+        std::lock_guard<std::mutex> lk(w->mu);
+        w->stopping = true;
+      }
+      w->cv.notify_all();
     }
-    cv.notify_all();
-    if (writer.joinable()) writer.join();
+    for (auto& w : writers)
+      if (w->thread.joinable()) w->thread.join();
     closed.store(true);
-    drop_producer();
+    for (auto& w : writers) drop_producer(*w);
     if (reader) {
       rd_kafka_consumer_close(reader);
       rd_kafka_destroy(reader);
@@ -482,10 +517,15 @@ struct kafka_log::impl {
     }
   }
 
-  status load_heads(steady::time_point deadline) {
+  writer& writer_of(partition_id p) const {
+    return *writers[static_cast<std::size_t>(p.get()) % writers.size()];
+  }
+
+  // Reads the chain heads of w's partitions from the chains topic.
+  status load_heads(writer& w, steady::time_point deadline) {
     std::map<chain_key, std::string> loaded;
-    std::lock_guard<std::mutex> lk(read_mu);
-    for (int p = 0; p < opt.partitions; ++p) {
+    for (const std::int32_t p : w.partitions) {
+      std::lock_guard<std::mutex> lk(read_mu);
       auto end = query_end(chains_name, p, deadline);
       if (!end) return end.err();
       if (end.value() == 0) continue;
@@ -499,18 +539,19 @@ struct kafka_log::impl {
                                });
       if (!st) return st;
     }
-    std::lock_guard<std::mutex> hl(heads_mu);
-    heads = std::move(loaded);
+    std::lock_guard<std::mutex> hl(w.heads_mu);
+    w.heads = std::move(loaded);
     return ok_status();
   }
 
-  // ---- the producer -------------------------------------------------------
+  // ---- the producers ------------------------------------------------------
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    auto* self = static_cast<impl*>(opaque);
+    auto* w = static_cast<writer*>(opaque);
     const auto seq = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
-    if (seq < self->delivery_base || seq - self->delivery_base >= self->deliveries.size()) return;
-    auto& d = self->deliveries[seq - self->delivery_base];
+    if (seq < w->delivery_base || seq - w->delivery_base >= w->deliveries.size()) return;
+    auto& d = w->deliveries[seq - w->delivery_base];
+    if (!d.done) ++w->reported;
     d.done = true;
     d.err = m->err;
     d.offset = m->offset;
@@ -530,21 +571,22 @@ struct kafka_log::impl {
                  "kafka log stopped taking writes after a fatal producer error: " + fatal_reason};
   }
 
-  void drop_producer() {
-    if (!producer) return;
-    rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_flush(producer, 0);  // serves the purged messages' reports
-    rd_kafka_destroy(producer);
-    producer = nullptr;
+  static void drop_producer(writer& w) {
+    if (!w.producer) return;
+    rd_kafka_purge(w.producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(w.producer, 0);  // serves the purged messages' reports
+    rd_kafka_destroy(w.producer);
+    w.producer = nullptr;
   }
 
-  // (Re)creates the transactional producer. init_transactions fences any
-  // earlier producer with our transactional.id and aborts what it left open.
-  status start_producer(steady::time_point deadline) {
-    drop_producer();
+  // (Re)creates w's transactional producer. init_transactions fences any
+  // earlier producer with the same transactional.id and aborts what it left
+  // open.
+  status start_producer(writer& w, steady::time_point deadline) {
+    drop_producer(w);
     const auto txn_timeout = std::to_string(std::max<long long>(10000, 2 * opt.append_timeout.count()));
     auto p = make_handle(RD_KAFKA_PRODUCER, opt,
-                         {{"transactional.id", txn_id},
+                         {{"transactional.id", w.txn_id},
                           {"enable.idempotence", "true"},
                           {"acks", "all"},
                           // The writer batches a group itself and waits for it:
@@ -552,67 +594,66 @@ struct kafka_log::impl {
                           {"linger.ms", "0"},
                           {"transaction.timeout.ms", txn_timeout},
                           {"message.timeout.ms", txn_timeout}},
-                         &impl::on_delivery, this);
+                         &impl::on_delivery, &w);
     if (!p) return p.err();
     rd_kafka_error_t* e = rd_kafka_init_transactions(p.value(), std::max(1, remaining_ms(deadline)));
     if (e) {
       const auto cls = classify(e);
-      error out = to_error(cls, where() + ": initialising the transactional producer " + txn_id,
+      error out = to_error(cls, where() + ": initialising the transactional producer " + w.txn_id,
                            rd_kafka_error_string(e));
       if (cls == kafka_error_class::fatal) set_fatal(out.message);
       rd_kafka_error_destroy(e);
       rd_kafka_destroy(p.value());
       return out;
     }
-    producer = p.value();
+    w.producer = p.value();
     // Warm the producer's metadata for our topics: otherwise it learns their
     // partitions on its next periodic refresh and the first transaction
     // waits up to a second for it. A failure here only costs that second.
     {
       std::vector<rd_kafka_topic_t*> known;
       for (const std::string* n : {&names[0], &names[1], &names[2], &chains_name})
-        known.push_back(rd_kafka_topic_new(producer, n->c_str(), nullptr));
+        known.push_back(rd_kafka_topic_new(w.producer, n->c_str(), nullptr));
       metadata_guard md;
-      rd_kafka_metadata(producer, 0, nullptr, &md.md, std::max(1, remaining_ms(deadline)));
+      rd_kafka_metadata(w.producer, 0, nullptr, &md.md, std::max(1, remaining_ms(deadline)));
       for (auto* t : known)
         if (t) rd_kafka_topic_destroy(t);
     }
-    if (reload_heads) {
-      if (auto s = load_heads(deadline); !s) return s;
-      reload_heads = false;
+    if (w.reload_heads) {
+      if (auto s = load_heads(w, deadline); !s) return s;
+      w.reload_heads = false;
     }
     return ok_status();
   }
 
-  // ---- the writer ---------------------------------------------------------
+  // ---- the writers --------------------------------------------------------
 
-  void run_writer() {
+  void run_writer(writer& w) {
     std::deque<pending> group;
     for (;;) {
       {
-        std::unique_lock<std::mutex> lk(mu);
-        cv.wait(lk, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;
-        while (!queue.empty() && group.size() < max_group_appends) {
-          group.push_back(std::move(queue.front()));
-          queue.pop_front();
+        std::unique_lock<std::mutex> lk(w.mu);
+        w.cv.wait(lk, [&] { return w.stopping || !w.queue.empty(); });
+        if (w.queue.empty()) return;
+        while (!w.queue.empty() && group.size() < max_group_appends) {
+          group.push_back(std::move(w.queue.front()));
+          w.queue.pop_front();
         }
       }
-      commit_group(group);
+      commit_group(w, group);
       group.clear();
     }
   }
 
   struct staged {
-    std::size_t append;  // index in the group
     const record* rec;   // the record (its value is in `value`)
     std::string value;   // as stored (sealed if chained)
   };
 
   // The producer call for one record; headers are handed over on success.
-  rd_kafka_resp_err_t produce(const std::string& topic_name, std::int32_t p,
-                              const std::string& key, const std::string& value,
-                              const std::vector<header>& hs) {
+  static rd_kafka_resp_err_t produce(writer& w, const std::string& topic_name, std::int32_t p,
+                                     const std::string& key, const std::string& value,
+                                     const std::vector<header>& hs) {
     rd_kafka_headers_t* h = nullptr;
     if (!hs.empty()) {
       h = rd_kafka_headers_new(hs.size());
@@ -620,10 +661,10 @@ struct kafka_log::impl {
         rd_kafka_header_add(h, x.name.data(), static_cast<ssize_t>(x.name.size()), x.value.data(),
                             static_cast<ssize_t>(x.value.size()));
     }
-    const std::uint64_t seq = next_message++;
-    deliveries.emplace_back();
+    const std::uint64_t seq = w.next_message++;
+    w.deliveries.emplace_back();
     const auto err = rd_kafka_producev(
-        producer, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(p),
+        w.producer, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(p),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
@@ -633,7 +674,8 @@ struct kafka_log::impl {
     return err;
   }
 
-  void commit_group(std::deque<pending>& group) {
+  // One group of w's partitions = one transaction.
+  void commit_group(writer& w, std::deque<pending>& group) {
     std::vector<std::optional<result<append_ack>>> outcomes(group.size());
     auto answer = [&] {
       for (std::size_t i = 0; i < group.size(); ++i) {
@@ -650,7 +692,8 @@ struct kafka_log::impl {
         if (!o || o->ok()) o = e;
     };
 
-    // Checks that need no cluster.
+    // Checks that need no cluster. (Appends to a partition out of range are
+    // queued on writer 0 and fail here.)
     bool any = false;
     for (std::size_t i = 0; i < group.size(); ++i) {
       for (const auto& rec : group[i].records)
@@ -658,6 +701,8 @@ struct kafka_log::impl {
           outcomes[i] = c.err();
           break;
         }
+      if (!outcomes[i] && &writer_of(group[i].p) != &w)
+        outcomes[i] = error{errc::internal, "append queued on the writer of another partition"};
       any = any || !outcomes[i];
     }
     if (!any) return answer();
@@ -667,13 +712,14 @@ struct kafka_log::impl {
     }
 
     const auto deadline = steady::now() + opt.append_timeout;
-    if (!producer || reload_heads) {
-      if (auto s = start_producer(deadline); !s) {
-        drop_producer();
+    if (!w.producer || w.reload_heads) {
+      if (auto s = start_producer(w, deadline); !s) {
+        drop_producer(w);
         fail_rest(s.err());
         return answer();
       }
     }
+    rd_kafka_t* const producer = w.producer;
 
     // Failure after the transaction began: abort (bounded), and start the
     // next group from a fresh producer. `commit_sent`: the outcome may be a
@@ -690,8 +736,8 @@ struct kafka_log::impl {
           rd_kafka_error_destroy(a);
         }
       }
-      if (commit_sent) reload_heads = true;
-      drop_producer();
+      if (commit_sent) w.reload_heads = true;
+      drop_producer(w);
       fail_rest(e);
       answer();
     };
@@ -703,21 +749,20 @@ struct kafka_log::impl {
       return fail_group(cls, "beginning a transaction", msg, false);
     }
 
-    deliveries.clear();
-    delivery_base = next_message;
+    w.deliveries.clear();
+    w.reported = 0;
+    w.delivery_base = w.next_message;
+    // Heads this group moves, over w.heads (which only this thread changes).
     std::map<chain_key, std::string> group_heads;
     std::vector<std::vector<std::size_t>> record_delivery(group.size());  // append -> deliveries
-    std::map<chain_key, std::string> snapshot;
-    {
-      std::lock_guard<std::mutex> lk(heads_mu);
-      snapshot = heads;  // the writer is the only one to change heads
-    }
+    std::map<chain_key, std::string> local_heads;
+    std::vector<staged> batch;
 
     for (std::size_t i = 0; i < group.size(); ++i) {
       if (outcomes[i]) continue;
       pending& a = group[i];
-      std::map<chain_key, std::string> local_heads;
-      std::vector<staged> batch;
+      local_heads.clear();
+      batch.clear();
       std::optional<error> failed;
       for (auto& rec : a.records) {
         std::string value = rec.value;
@@ -726,7 +771,7 @@ struct kafka_log::impl {
           std::string prev;
           if (auto l = local_heads.find(k); l != local_heads.end()) prev = l->second;
           else if (auto g = group_heads.find(k); g != group_heads.end()) prev = g->second;
-          else if (auto s = snapshot.find(k); s != snapshot.end()) prev = s->second;
+          else if (auto s = w.heads.find(k); s != w.heads.end()) prev = s->second;
           result<std::string> sealed = error{errc::internal, "sealer did not run"};
           try {
             sealed = sealer->seal(prev, value);
@@ -739,9 +784,9 @@ struct kafka_log::impl {
             failed = sealed.err();
             break;
           }
-          local_heads[k] = std::move(sealed.value());
+          local_heads[std::move(k)] = std::move(sealed.value());
         }
-        batch.push_back(staged{i, &rec, std::move(value)});
+        batch.push_back(staged{&rec, std::move(value)});
       }
       if (failed) {
         outcomes[i] = std::move(*failed);
@@ -749,25 +794,27 @@ struct kafka_log::impl {
       }
       for (auto& [k, h] : local_heads) group_heads[k] = std::move(h);
       append_ack ack;
+      ack.values.reserve(batch.size());
       for (auto& s : batch) {
-        const auto err = produce(name(s.rec->t), a.p.get(), s.rec->key, s.value, s.rec->headers);
+        const auto err = produce(w, name(s.rec->t), a.p.get(), s.rec->key, s.value, s.rec->headers);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
           return fail_group(classify(err, producer), "producing to " + name(s.rec->t),
                             rd_kafka_err2str(err), false);
-        record_delivery[i].push_back(deliveries.size() - 1);
+        record_delivery[i].push_back(w.deliveries.size() - 1);
         ack.values.push_back(std::move(s.value));
       }
       outcomes[i] = std::move(ack);  // offsets filled in after the commit
     }
 
-    if (deliveries.empty()) {  // every append failed its checks or its seal
+    if (w.deliveries.empty()) {  // every append failed its checks or its seal
       if (rd_kafka_error_t* a = rd_kafka_abort_transaction(producer, std::max(200, remaining_ms(deadline))))
         rd_kafka_error_destroy(a);
       return answer();
     }
 
+    // The heads moved, in the same transaction: heads and records never disagree.
     for (const auto& [k, h] : group_heads) {
-      const auto err = produce(chains_name, k.first, k.second, h, {});
+      const auto err = produce(w, chains_name, k.first, k.second, h, {});
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         return fail_group(classify(err, producer), "producing to " + chains_name,
                           rd_kafka_err2str(err), false);
@@ -775,18 +822,15 @@ struct kafka_log::impl {
 
     // Serve delivery reports until every record has one. (Not rd_kafka_flush:
     // it sleeps in 10 ms steps between reports.)
-    std::size_t reported = 0;
-    while (reported < deliveries.size()) {
+    while (w.reported < w.deliveries.size()) {
       const int left = remaining_ms(deadline);
       if (left == 0)
         return fail_group(kafka_error_class::retriable,
                           "no delivery within " + std::to_string(opt.append_timeout.count()) + " ms",
                           "cluster unreachable or too slow", false);
       rd_kafka_poll(producer, std::min(left, 100));
-      reported = static_cast<std::size_t>(
-          std::count_if(deliveries.begin(), deliveries.end(), [](const delivery& d) { return d.done; }));
     }
-    for (const auto& d : deliveries) {
+    for (const auto& d : w.deliveries) {
       if (d.err != RD_KAFKA_RESP_ERR_NO_ERROR)
         return fail_group(classify(d.err, producer), "delivery", rd_kafka_err2str(d.err), false);
     }
@@ -802,16 +846,17 @@ struct kafka_log::impl {
     }
 
     // Committed: publish heads and ends, fill in the offsets, answer.
-    {
-      std::lock_guard<std::mutex> lk(heads_mu);
-      for (auto& [k, h] : group_heads) heads[k] = std::move(h);
+    if (!group_heads.empty()) {
+      std::lock_guard<std::mutex> lk(w.heads_mu);
+      for (auto& [k, h] : group_heads) w.heads[k] = std::move(h);
     }
     for (std::size_t i = 0; i < group.size(); ++i) {
       if (!outcomes[i] || !outcomes[i]->ok()) continue;
       auto& ack = outcomes[i]->value();
       const auto& recs = group[i].records;
+      ack.offsets.reserve(record_delivery[i].size());
       for (std::size_t j = 0; j < record_delivery[i].size(); ++j) {
-        const std::int64_t off = deliveries[record_delivery[i][j]].offset;
+        const std::int64_t off = w.deliveries[record_delivery[i][j]].offset;
         ack.offsets.emplace_back(off);
         auto& end = acked_end[slot(recs[j].t, group[i].p)];
         std::int64_t cur = end.load(std::memory_order_relaxed);
@@ -843,6 +888,9 @@ result<std::unique_ptr<kafka_log>> kafka_log::open(kafka_options options,
   if (options.replication_factor <= 0)
     return error{errc::invalid, "kafka: replication factor must be positive, got " +
                                     std::to_string(options.replication_factor)};
+  if (options.producers <= 0)
+    return error{errc::invalid, "kafka: producer count must be positive, got " +
+                                    std::to_string(options.producers)};
   if (options.timeout.count() <= 0 || options.append_timeout.count() <= 0)
     return error{errc::invalid, "kafka: timeouts must be positive"};
 
@@ -854,7 +902,6 @@ result<std::unique_ptr<kafka_log>> kafka_log::open(kafka_options options,
     i->names[static_cast<int>(t) - 1] = kafka_topic_name(o.topic_prefix, t);
   i->chains_name = kafka_chain_topic_name(o.topic_prefix);
   const std::string node = o.node_name.empty() ? "node" : o.node_name;
-  i->txn_id = o.topic_prefix + "keepwatch-" + node;
   const auto deadline = steady::now() + o.timeout;
 
   auto admin = make_handle(RD_KAFKA_PRODUCER, o, {});
@@ -878,18 +925,45 @@ result<std::unique_ptr<kafka_log>> kafka_log::open(kafka_options options,
   i->acked_end.reset(new std::atomic<std::int64_t>[slots]);
   for (std::size_t s = 0; s < slots; ++s) i->acked_end[s].store(0);
 
-  if (auto s = i->start_producer(deadline); !s) return s.err();
+  // The transactional units, started in parallel (each init_transactions
+  // is a few round trips to the transaction coordinator). Writer w owns the
+  // partitions p with p mod n == w; its transactional.id names them.
+  const int n = std::min(o.producers, o.partitions);
+  for (int w = 0; w < n; ++w) {
+    auto wr = std::make_unique<impl::writer>();
+    std::string owned;
+    for (int p = w; p < o.partitions; p += n) {
+      wr->partitions.push_back(p);
+      owned += (owned.empty() ? "" : "_") + std::to_string(p);
+    }
+    wr->txn_id = o.topic_prefix + "keepwatch-" + node + "-p" + owned;
+    i->writers.push_back(std::move(wr));
+  }
+  {
+    std::vector<status> started(i->writers.size(), ok_status());
+    std::vector<std::thread> starters;
+    for (std::size_t p = 0; p < i->writers.size(); ++p)
+      starters.emplace_back([&, p] { started[p] = i->start_producer(*i->writers[p], deadline); });
+    for (auto& t : starters) t.join();
+    for (auto& s : started)
+      if (!s) return s.err();  // ~impl drops what did start
+  }
 
-  i->writer = std::thread([p = i.get()] { p->run_writer(); });
+  for (auto& w : i->writers)
+    w->thread = std::thread([p = i.get(), w = w.get()] { p->run_writer(*w); });
   return std::unique_ptr<kafka_log>(new kafka_log(std::move(i)));
 }
 
 void kafka_log::append(partition_id p, std::vector<record> records, append_callback done) {
+  // Each partition has its writer; an append to a partition out of range
+  // goes to writer 0, which fails it (callbacks always run on a writer).
+  const bool in_range = p.get() >= 0 && p.get() < impl_->opt.partitions;
+  impl::writer& w = in_range ? impl_->writer_of(p) : *impl_->writers[0];
   {
-    std::lock_guard<std::mutex> lk(impl_->mu);
-    if (!impl_->stopping) {
-      impl_->queue.push_back(pending{p, std::move(records), std::move(done)});
-      impl_->cv.notify_one();
+    std::lock_guard<std::mutex> lk(w.mu);
+    if (!w.stopping) {
+      w.queue.push_back(pending{p, std::move(records), std::move(done)});
+      w.cv.notify_one();
       return;
     }
   }
@@ -924,9 +998,10 @@ result<log_offset> kafka_log::end_offset(topic t, partition_id p) {
 
 result<std::string> kafka_log::chain_head(partition_id p, const std::string& key) {
   if (auto c = impl_->check(topic::events, p); !c) return c.err();
-  std::lock_guard<std::mutex> lk(impl_->heads_mu);
-  auto it = impl_->heads.find({p.get(), key});
-  return it == impl_->heads.end() ? std::string() : it->second;
+  const auto& w = impl_->writer_of(p);
+  std::lock_guard<std::mutex> lk(w.heads_mu);
+  auto it = w.heads.find({p.get(), key});
+  return it == w.heads.end() ? std::string() : it->second;
 }
 
 status kafka_log::commit_offset(const std::string& group, topic t, partition_id p,

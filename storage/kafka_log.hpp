@@ -2,8 +2,12 @@
 //
 // Guarantees (on top of the event_log contract):
 //  - Atomicity and durability: one group commit = one Kafka transaction
-//    (transactional producer: idempotent, acks=all). An append is
-//    acknowledged only after its records' delivery reports and the commit:
+//    (transactional producer: idempotent, acks=all). The partitions are
+//    split among `producers` transactional units (producer + writer thread),
+//    p mod producers; units commit in parallel, and a group holds appends of
+//    its unit's partitions only (each append: one partition, across topics).
+//    An append is acknowledged only after its records' delivery reports and
+//    the commit:
 //    then every record is on all in-sync replicas. A failed group is aborted:
 //    nothing of it is visible to read_committed readers (the only kind this
 //    class uses), on a real cluster. (The dev broker is not a real cluster:
@@ -13,7 +17,8 @@
 //    control marker that takes an offset. read() skips markers; end_offset()
 //    is the last stable offset (the high watermark once no transaction is
 //    open), past every committed record.
-//  - Hash chains: sealed by the single writer thread with in-memory heads;
+//  - Hash chains: sealed in log order by the single writer thread of the
+//    partition's unit, with in-memory heads;
 //    each group also writes the heads it moved to the compacted chains topic
 //    in the same transaction, so heads and records never disagree. Heads are
 //    loaded at open (and reloaded after an ambiguous commit) by reading the
@@ -23,13 +28,17 @@
 //    An abortable or retriable failure fails its group (errc::storage, or
 //    errc::unavailable when the cluster did not answer within
 //    append_timeout) and the producer is re-created for the next group, so
-//    work resumes when the cluster returns. A fatal producer error (fenced by
-//    another node with the same transactional.id, ...) makes the log refuse
-//    every later append with errc::unavailable and healthy() false.
+//    work resumes when the cluster returns. A fatal error of any unit's
+//    producer (fenced by another node with the same transactional.id, ...)
+//    makes the log refuse every later append, on every partition, with
+//    errc::unavailable and healthy() false.
 //  - A commit that timed out after being sent has an unknown outcome: the
 //    group is failed with errc::unavailable ("outcome unknown") yet may be
-//    visible; the chain heads are reloaded from Kafka before the next group.
-//  - Callbacks run on the writer thread, in queue order; they must not block.
+//    visible; the unit's chain heads are reloaded from Kafka before its next
+//    group.
+//  - Callbacks run on the writer thread of the partition's unit, in queue
+//    order per unit (an append to a partition out of range fails on unit
+//    0's); they must not block.
 //
 // Topics (names prefixed by topic_prefix): keepwatch.events.v1 (kept
 // forever), keepwatch.checks.v1 (checks_retention_ms),
@@ -38,9 +47,23 @@
 // at open with the configured partitions and replication factor; an existing
 // topic with another partition count or replication factor is an error.
 //
-// One node owns every partition: the transactional.id is derived from the
-// prefix and node_name, and two logs opened with the same one fence each
-// other (the older one turns unhealthy).
+// One node owns every partition. A unit's transactional.id names its
+// partitions: <topic_prefix>keepwatch-<node_name>-p<N>[_<M>...] (with
+// producers = partitions, one unit per partition: -p<N>, the unit that can
+// move when partitions are later shared among nodes). Two logs opened with
+// the same prefix, node name and producer count fence each other (the older
+// one turns unhealthy); a node restarted with another producer count does not
+// fence, so stop the old one first.
+//
+// Producers: 2 by default, measured on the 2-core reference machine against
+// the dev broker (kafka_command_bench, 256 in flight): 1 → ~50k commands/s,
+// 2 → ~55k, 4 → ~33k, 8 (one per partition) → ~23k and p99 > 20 ms. Each
+// transaction costs its producer's librdkafka main thread up to ~1 ms of
+// busy-waiting (librdkafka 2.0.2 registers the transaction's partitions on a
+// 1 ms timer and spins for the sub-millisecond rest), so more units mean
+// more, smaller transactions and that CPU, not the broker, becomes the
+// limit. On more cores, or a librdkafka without that spin, more producers
+// (up to one per partition) may pay.
 #pragma once
 
 #include <chrono>
@@ -73,6 +96,11 @@ struct kafka_options {
   // own settings (transactional.id, isolation.level, ...) win over them.
   std::map<std::string, std::string> properties;
   std::string node_name;  // part of the transactional.id; "node" if empty
+  // Transactional producers, each with its writer thread, each owning the
+  // partitions p with p mod producers == its index (capped at `partitions`;
+  // = partitions: one per partition). Part of the transactional.ids: change
+  // it only with the node stopped. Why 2: see "Producers" below.
+  int producers = 2;
   // Bounds open() and each read, end_offset and offset call.
   std::chrono::milliseconds timeout{30000};
   // Bounds each group commit: past it the group fails with errc::unavailable.
@@ -89,9 +117,9 @@ std::vector<kafka_topic_spec> kafka_topic_specs(const kafka_options& options);
 
 class kafka_log final : public event_log {
 public:
-  // Connects, creates or checks the topics, initialises the transactional
-  // producer (which aborts any transaction a previous instance left open),
-  // loads the chain heads. Fails with a clear error (errc::unavailable) if
+  // Connects, creates or checks the topics, initialises one transactional
+  // producer per partition (each aborts any transaction a previous instance
+  // left open on its partition), loads the chain heads. Fails with a clear error (errc::unavailable) if
   // no broker answers within options.timeout. `sealer` may be null: chained
   // records are then stored as given and no head moves.
   static result<std::unique_ptr<kafka_log>> open(kafka_options options,

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -74,7 +75,7 @@ protected:
     static std::atomic<int> n{0};
     prefix_ = "kt" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".";
   }
-  kafka_options options(int partitions = 4) {
+  kafka_options options(int partitions = 4, int producers = 2) {
     kafka_options o;
     // The mock cluster gives every partition min(3, brokers) replicas.
     o.replication_factor = std::min(3, broker_->brokers());
@@ -83,6 +84,7 @@ protected:
     o.partitions = partitions;
     o.checks_retention_ms = 7 * 24 * 3600 * 1000LL;
     o.node_name = "n1";
+    o.producers = producers;
     o.timeout = 20s;
     o.append_timeout = 3s;
     o.create_topic = [b = broker_.get(), this](const kafka_topic_spec& s) {
@@ -91,9 +93,9 @@ protected:
     };
     return o;
   }
-  void open(int partitions = 4) {
+  void open(int partitions = 4, int producers = 2) {
     log_.reset();
-    auto r = kafka_log::open(options(partitions), sealer_);
+    auto r = kafka_log::open(options(partitions, producers), sealer_);
     ASSERT_TRUE(r.ok()) << r.err().message;
     log_ = std::move(r.value());
   }
@@ -309,6 +311,66 @@ TEST_F(kafka_log_test, a_fatal_producer_error_stops_writes_and_loses_nothing_ack
   auto next = log_->append_sync(partition_id{0}, {rec(topic::events, "t", "next", true)});
   ASSERT_TRUE(next.ok()) << next.err().message;
   EXPECT_EQ(unseal(next->values[0]).prev, unseal(mine->values[0]).hash);
+}
+
+TEST_F(kafka_log_test, any_producer_count_keeps_offsets_and_chains_and_may_change_across_restarts) {
+  // Appends in flight on every partition at once, through 1, 3 (uneven
+  // shares) and 4 (one per partition) transactional producers; the log is
+  // reopened with another count each time and the chains continue.
+  constexpr int partitions = 4, per_round = 60;
+  std::map<int, std::vector<std::string>> sent;  // partition -> values, in append order
+  for (int producers : {1, 3, 4}) {
+    ASSERT_NO_FATAL_FAILURE(open(partitions, producers));
+    std::vector<std::future<result<append_ack>>> acks;
+    for (int i = 0; i < per_round; ++i) {
+      const int p = i % partitions;
+      sent[p].push_back("v" + std::to_string(producers) + "-" + std::to_string(i));
+      auto done = std::make_shared<std::promise<result<append_ack>>>();
+      acks.push_back(done->get_future());
+      log_->append(partition_id{p}, {rec(topic::events, "t", sent[p].back(), true),
+                                     rec(topic::checks, "t", "c")},
+                   [done](result<append_ack> r) { done->set_value(std::move(r)); });
+    }
+    for (auto& f : acks) {
+      auto r = f.get();
+      ASSERT_TRUE(r.ok()) << producers << ": " << r.err().message;
+    }
+    EXPECT_TRUE(log_->healthy());
+  }
+  for (int p = 0; p < partitions; ++p) {
+    std::vector<std::string> got;
+    std::string prev;
+    std::int64_t last = -1;
+    for (auto& r : read_all(topic::events, p)) {
+      auto s = unseal(r.value);
+      ASSERT_TRUE(s.ok);
+      EXPECT_EQ(s.prev, prev) << p;  // unbroken across every restart
+      EXPECT_GT(r.offset.get(), last);
+      prev = s.hash;
+      last = r.offset.get();
+      got.push_back(s.base);
+    }
+    EXPECT_EQ(got, sent[p]) << p;  // in append order, nothing missing, nothing twice
+    EXPECT_EQ(log_->chain_head(partition_id{p}, "t").value(), prev);
+    EXPECT_EQ(read_all(topic::checks, p).size(), sent[p].size());
+  }
+  EXPECT_EQ(kafka_log::open(options(partitions, 0), sealer_).err().code, errc::invalid);
+}
+
+TEST_F(kafka_log_test, a_fatal_error_of_one_producer_stops_every_partition) {
+  ASSERT_NO_FATAL_FAILURE(open(4, 4));  // one producer per partition
+  ASSERT_TRUE(log_->append_sync(partition_id{3}, {rec(topic::events, "t", "ok")}).ok());
+  broker_->push_produce_errors(100, dev_broker::kafka_error::producer_fenced);
+  auto r = log_->append_sync(partition_id{1}, {rec(topic::events, "t", "zombie")});
+  broker_->clear_request_errors(dev_broker::request::produce);
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(log_->healthy());
+  // Partition 3's producer is fine, yet the node takes no more writes.
+  auto other = log_->append_sync(partition_id{3}, {rec(topic::events, "t", "other")});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.err().code, errc::unavailable);
+  EXPECT_NE(other.err().message.find("fatal"), std::string::npos) << other.err().message;
+  EXPECT_EQ(values(topic::events, 3), std::vector<std::string>{"ok"});
 }
 
 TEST_F(kafka_log_test, appends_after_close_fail_at_once) {

@@ -9,4 +9,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/ops/build.sh"
 build="${KEEPWATCH_BUILD_DIR:-$root/build}"
 cd "$build"
-ctest --output-on-failure --timeout 600 -j "${KEEPWATCH_TEST_JOBS:-2}" "$@"
+# A failing test is run once more before it counts as failed: the Kafka
+# group-rebalance tests depend on timing on a loaded 2-core machine.
+ctest --output-on-failure --timeout 600 -j "${KEEPWATCH_TEST_JOBS:-2}" --repeat until-pass:2 "$@"

@@ -17,6 +17,7 @@
 // Kafka, storage/kafka_log.hpp).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -95,6 +96,11 @@ public:
   // offset the next append will get (= number of records); on Kafka the last
   // stable offset.
   virtual result<log_offset> end_offset(topic t, partition_id p) = 0;
+
+  // How long after an append failed with errc::unavailable ("outcome
+  // unknown") its outcome is settled for every reader: by then the group is
+  // either readable or never will be. 0 where outcomes are always known.
+  virtual std::chrono::milliseconds settle_time() const { return std::chrono::milliseconds(0); }
 
   // The current head of a hash chain (empty if the chain has no record).
   virtual result<std::string> chain_head(partition_id p, const std::string& key) = 0;

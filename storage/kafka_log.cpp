@@ -201,6 +201,12 @@ std::vector<kafka_topic_spec> kafka_topic_specs(const kafka_options& o) {
   };
 }
 
+// The producers' transaction.timeout.ms: the coordinator aborts a transaction
+// still open this long after it began.
+static long long transaction_timeout_ms(const kafka_options& opt) {
+  return std::max<long long>(10000, 2 * opt.append_timeout.count());
+}
+
 struct kafka_log::impl {
   struct delivery {
     bool done = false;
@@ -584,7 +590,7 @@ struct kafka_log::impl {
   // open.
   status start_producer(writer& w, steady::time_point deadline) {
     drop_producer(w);
-    const auto txn_timeout = std::to_string(std::max<long long>(10000, 2 * opt.append_timeout.count()));
+    const auto txn_timeout = std::to_string(transaction_timeout_ms(opt));
     auto p = make_handle(RD_KAFKA_PRODUCER, opt,
                          {{"transactional.id", w.txn_id},
                           {"enable.idempotence", "true"},
@@ -875,6 +881,10 @@ kafka_log::~kafka_log() { close(); }
 void kafka_log::close() { impl_->shutdown(); }
 
 bool kafka_log::healthy() const noexcept { return !impl_->fatal.load(); }
+
+std::chrono::milliseconds kafka_log::settle_time() const {
+  return std::chrono::milliseconds(transaction_timeout_ms(impl_->opt) + 5000);
+}
 
 int kafka_log::partitions() const noexcept { return impl_->opt.partitions; }
 

@@ -138,6 +138,11 @@ public:
   // writes (/readyz red). Stays false until the log is reopened.
   bool healthy() const noexcept;
 
+  // A transaction whose commit timed out is, after transaction.timeout.ms
+  // (plus a margin for the markers), either committed or aborted by the
+  // coordinator: only then may "not in the log" be trusted.
+  std::chrono::milliseconds settle_time() const override;
+
   int partitions() const noexcept override;
   void append(partition_id p, std::vector<record> records, append_callback done) override;
   result<std::vector<stored_record>> read(topic t, partition_id p, log_offset from,

@@ -84,7 +84,10 @@ void on_appended(tenant_actor_t* self, append_done& d) {
       s.current->reply(e);
       s.current->reply = nullptr;
     }
-    self->delayed_send(self, std::chrono::milliseconds(500), resolve_atom::value);
+    // Asked once the log says every reader sees the same outcome.
+    self->delayed_send(self, std::max<std::chrono::milliseconds>(std::chrono::milliseconds(500),
+                                                                s.ctx->log->settle_time()),
+                       resolve_atom::value);
     return;
   }
   auto req = std::move(*s.current);

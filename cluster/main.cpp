@@ -44,6 +44,7 @@ kw::storage::kafka_options kafka_options_for(const kw::node_config& c, const kw:
   k.properties = c.kafka_properties;
   k.node_name = c.node_name;
   k.timeout = std::chrono::milliseconds(c.kafka_timeout_ms);
+  k.producers = c.kafka_producers;
   // Check results are kept as long as the longest plan keeps them.
   int days = 0;
   for (auto& [name, p] : plans.plans) days = std::max(days, p.retention_days);

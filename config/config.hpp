@@ -27,7 +27,8 @@ struct node_config {
   std::string kafka_bootstrap_servers;  // host:port,... (required with kafka)
   std::string kafka_topic_prefix;       // prepended to every topic name
   int kafka_replication_factor = 1;
-  int kafka_timeout_ms = 30000;         // bound on an append and on startup
+  int kafka_timeout_ms = 30000;         // bound on startup and on reads
+  int kafka_producers = 2;              // transactional producers, each owning a share of partitions
   std::map<std::string, std::string> kafka_properties;  // passed to librdkafka as is
   // [tenants]
   int passivate_after_s = 600;

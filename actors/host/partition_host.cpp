@@ -57,7 +57,7 @@ void spawn_live_monitor(host_t* self, recovered<monitor::state> rec) {
       spdlog::warn("partition {}: push token of monitor {}/{} already belongs to another monitor",
                    s.ctx->partition.get(), tenant, id);
   auto& f = s.facts[tenant];
-  if (!f) f = std::make_shared<facts_cell>();
+  if (!f) f = std::make_shared<facts_cell>(tenant);
   auto a = spawn_monitor(self->system(), s.ctx, caf::actor_cast<caf::actor>(self), std::move(rec),
                          f, s.run_checks);
   self->link_to(a);
@@ -179,7 +179,7 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
                     self->state.ctx->partition.get(), to_string(m.reason));
   });
   for (auto& [id, t] : ps.tenants) {
-    s.facts[id] = std::make_shared<facts_cell>();
+    s.facts[id] = std::make_shared<facts_cell>(id);
     s.facts[id]->store(make_facts(t.st, *s.ctx->plans));
   }
   for (auto& [id, t] : ps.tenants) {
@@ -241,7 +241,7 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
       [=](facts_changed& f) {
         auto& s = self->state;
         auto& cell = s.facts[f.tenant];
-        if (!cell) cell = std::make_shared<facts_cell>();
+        if (!cell) cell = std::make_shared<facts_cell>(f.tenant);
         auto before = cell->load();
         cell->store(f.facts);
         bool resumed = before && before->suspended && !f.facts->suspended;

@@ -69,10 +69,13 @@ using facts_ptr = std::shared_ptr<const tenant_facts>;
 // by a message only when a suspension is lifted, to reschedule their checks.)
 class facts_cell {
 public:
+  explicit facts_cell(std::string tenant) : tenant_(std::move(tenant)) {}
+  const std::string& tenant() const noexcept { return tenant_; }
   facts_ptr load() const { return std::atomic_load(&p_); }
   void store(facts_ptr f) { std::atomic_store(&p_, std::move(f)); }
 
 private:
+  const std::string tenant_;  // kept here, once, for all the tenant's monitors
   facts_ptr p_;
 };
 using cell_ptr = std::shared_ptr<facts_cell>;

@@ -36,9 +36,7 @@ namespace {
 // monitor actor, CAF's own footprint included).
 struct monitor_shell {
   context_ptr ctx;
-  caf::actor host;
-  cell_ptr facts;  // the tenant's facts, shared with the host
-  std::string tenant;
+  cell_ptr facts;  // the tenant's facts (and id), shared with the host
   monitor::state st;
   std::int64_t events_next = 0;
   std::int64_t checks_next = 0;
@@ -128,7 +126,7 @@ void enqueue(monitor_actor_t* self, monitor_request req) {
     if (req.reply) req.reply(std::move(r));
     return start_next(self);
   }
-  s.pending = stamp(*s.ctx, s.tenant, monitor_key(s.st.id), s.st.version, s.st.check_seq,
+  s.pending = stamp(*s.ctx, s.facts->tenant(), monitor_key(s.st.id), s.st.version, s.st.check_seq,
                     cmd.meta, std::move(*decided));
   s.busy = true;
   s.current = std::make_unique<monitor_request>(std::move(req));
@@ -154,7 +152,7 @@ void notify(monitor_actor_t* self, const std::string& transition, const std::str
   for (auto& ch : s.st.config.channel_ids) {
     auto it = f->channels.find(ch);
     if (it == f->channels.end()) continue;
-    nlohmann::json body = {{"tenant", s.tenant},         {"monitor_id", s.st.id},
+    nlohmann::json body = {{"tenant", s.facts->tenant()},         {"monitor_id", s.st.id},
                            {"monitor_name", s.st.config.name},
                            {"transition", transition},   {"incident_id", incident},
                            {"reason", reason},           {"time", format_time(at)}};
@@ -224,10 +222,10 @@ void on_appended(monitor_actor_t* self, append_done& d) {
     r.event_ids.push_back(e.meta.id);
     r.offsets.push_back(off);
     if (std::holds_alternative<monitor_updated>(e.data)) {
-      s.ctx->push->erase_monitor(s.tenant, s.st.id);
+      s.ctx->push->erase_monitor(s.facts->tenant(), s.st.id);
       if (s.st.config.kind == monitor_kind::push && !s.st.config.push_token.empty())
-        if (!s.ctx->push->put(s.st.config.push_token, s.tenant, s.st.id))
-          spdlog::warn("push token of monitor {}/{} already belongs to another monitor", s.tenant,
+        if (!s.ctx->push->put(s.st.config.push_token, s.facts->tenant(), s.st.id))
+          spdlog::warn("push token of monitor {}/{} already belongs to another monitor", s.facts->tenant(),
                        s.st.id);
     }
     if (auto* o = std::get_if<incident_opened>(&e.data))
@@ -253,7 +251,7 @@ void on_appended(monitor_actor_t* self, append_done& d) {
 // A command the monitor sends itself (a check result, a delivery outcome).
 monitor_request system_request(const monitor_shell& s, monitor::body b) {
   monitor_request req;
-  req.tenant = s.tenant;
+  req.tenant = s.facts->tenant();
   req.monitor = s.st.id;
   req.cmd.meta.command_id = new_id();
   req.cmd.meta.actor = system_actor();
@@ -277,9 +275,8 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
                             recovered<monitor::state> rec, cell_ptr facts, bool run_checks) {
   auto& s = self->state;
   s.ctx = std::move(ctx);
-  s.host = std::move(host);
+  (void)host;
   s.facts = std::move(facts);
-  s.tenant = std::move(rec.tenant);
   s.st = std::move(rec.st);
   s.events_next = rec.events_next;
   s.checks_next = rec.checks_next;
@@ -364,7 +361,7 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
       [=](snapshot_atom) -> snapshot_reply {
         auto& s = self->state;
         auto [ev, ck] = covered_offsets(*s.ctx, s.busy, s.events_next, s.checks_next);
-        return snapshot_reply{make_snapshot(s.tenant, s.st.id, s.st, ev, ck)};
+        return snapshot_reply{make_snapshot(s.facts->tenant(), s.st.id, s.st, ev, ck)};
       },
   };
 }

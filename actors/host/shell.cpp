@@ -166,6 +166,21 @@ result<std::optional<std::vector<log_offset>>> find_in_log(const host_context& c
   return std::optional<std::vector<log_offset>>{std::move(found)};
 }
 
+bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx,
+                           const append_done& d, reply_fn& reply) {
+  if (d.ack || d.ack.err().code != errc::unavailable) return false;
+  if (reply) {
+    auto e = d.ack.err();
+    e.message += " (the outcome is unknown; retrying the same command id is safe)";
+    reply(e);
+    reply = nullptr;
+  }
+  self->delayed_send(self, std::max<std::chrono::milliseconds>(std::chrono::milliseconds(500),
+                                                              ctx.log->settle_time()),
+                     resolve_atom::value);
+  return true;
+}
+
 std::pair<std::int64_t, std::int64_t> covered_offsets(const host_context& ctx, bool busy,
                                                       std::int64_t events_next,
                                                       std::int64_t checks_next) {

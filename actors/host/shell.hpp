@@ -198,6 +198,14 @@ result<std::optional<std::vector<log_offset>>> find_in_log(const host_context& c
                                                            std::int64_t events_from,
                                                            std::int64_t checks_from);
 
+// An append that failed with errc::unavailable may have been committed or
+// not. The caller hears so now (a retry with the same command id is safe;
+// `reply` is used up); the actor keeps the command pending and takes no other
+// until the log, once settled, tells which (resolve_atom → find_in_log), so
+// its state never diverges from the log. False for any other outcome.
+bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx,
+                           const append_done& d, reply_fn& reply);
+
 // The offsets an aggregate's snapshot covers: when it has no append in
 // flight, everything in the log so far (none of it is its own and unapplied);
 // otherwise only what it has applied.

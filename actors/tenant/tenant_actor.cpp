@@ -73,23 +73,7 @@ void start_next(tenant_actor_t* self) {
 
 void on_appended(tenant_actor_t* self, append_done& d) {
   auto& s = self->state;
-  if (!d.ack && d.ack.err().code == errc::unavailable) {
-    // The log may have committed the group or not. The caller hears so now
-    // (a retry with the same command id is safe); the actor takes no other
-    // command until the log tells which (resolve_atom), so its state never
-    // diverges from the log.
-    if (s.current->reply) {
-      auto e = d.ack.err();
-      e.message += " (the outcome is unknown; retrying the same command id is safe)";
-      s.current->reply(e);
-      s.current->reply = nullptr;
-    }
-    // Asked once the log says every reader sees the same outcome.
-    self->delayed_send(self, std::max<std::chrono::milliseconds>(std::chrono::milliseconds(500),
-                                                                s.ctx->log->settle_time()),
-                       resolve_atom::value);
-    return;
-  }
+  if (defer_unknown_outcome(self, *s.ctx, d, s.current->reply)) return;
   auto req = std::move(*s.current);
   s.current.reset();
   auto events = std::move(s.pending);

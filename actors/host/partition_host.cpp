@@ -19,7 +19,8 @@ namespace {
 struct tenant_entry {
   caf::actor a;
   bool passivating = false;
-  std::vector<tenant_request> buffered;
+  std::vector<tenant_request> buffered;  // while passivating: handled after it
+  std::vector<tenant_query> queries;     // likewise
 };
 
 struct monitor_entry {
@@ -263,6 +264,17 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
         auto it = s.tenants.find(p.tenant);
         if (it == s.tenants.end()) return;
         auto buffered = std::move(it->second.buffered);
+        // Queries that waited for the passivation are answered from the very
+        // state the tenant handed over.
+        if (!it->second.queries.empty()) {
+          auto st = tenant::decode_state(p.snap.state);
+          for (auto& q : it->second.queries) {
+            if (st)
+              q.reply(*st);
+            else
+              q.reply(st.err());
+          }
+        }
         self->unlink_from(it->second.a);
         s.tenants.erase(it);
         if (auto st = s.ctx->snaps->save(s.ctx->partition, p.snap); !st) {
@@ -288,8 +300,11 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
       },
       [=](tenant_query& q) {
         auto& s = self->state;
-        if (auto it = s.tenants.find(q.tenant); it != s.tenants.end() && !it->second.passivating) {
-          self->send(it->second.a, std::move(q));
+        if (auto it = s.tenants.find(q.tenant); it != s.tenants.end()) {
+          if (it->second.passivating)
+            it->second.queries.push_back(std::move(q));
+          else
+            self->send(it->second.a, std::move(q));
           return;
         }
         if (s.dormant.count(q.tenant)) {

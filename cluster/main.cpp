@@ -5,6 +5,7 @@
 //   version          print the version
 // Configuration: --config FILE (TOML), then KEEPWATCH_* variables, then flags.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -154,6 +155,9 @@ int audit_verify(const std::string& data_dir, int partitions) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Logs go to stderr: stdout carries only what a command answers (e.g. the
+  // dev broker's bootstrap address).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("keepwatch"));
   CLI::App app{"Keepwatch: multi-tenant uptime monitoring"};
   app.require_subcommand(1);
   std::string config_path, data_dir;

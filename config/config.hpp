@@ -30,6 +30,8 @@ struct node_config {
   int kafka_timeout_ms = 30000;         // bound on startup and on reads
   int kafka_producers = 2;              // transactional producers, each owning a share of partitions
   std::map<std::string, std::string> kafka_properties;  // passed to librdkafka as is
+  // [database]
+  std::string database_url;  // PostgreSQL for the read models (postgresql://...)
   // [tenants]
   int passivate_after_s = 600;
   // [snapshots]

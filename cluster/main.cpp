@@ -1,6 +1,7 @@
 // `keepwatch`: the one binary. Subcommands:
 //   serve            run a node (embedded log or Kafka) until SIGTERM/SIGINT
 //   dev-broker       an in-memory Kafka-protocol broker for development and tests
+//   migrate          apply the read models' SQL migrations to database.url
 //   audit verify     check every tenant's hash chain in a data directory
 //   version          print the version
 // Configuration: --config FILE (TOML), then KEEPWATCH_* variables, then flags.
@@ -16,6 +17,7 @@
 #include "config/config.hpp"
 #include "events/codec.hpp"
 #include "events/hash_chain.hpp"
+#include "projections/migrations.hpp"
 #include "storage/dev_broker.hpp"
 #include "storage/kafka_log.hpp"
 #include "storage/rocks_log.hpp"
@@ -92,6 +94,11 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   auto plans_path = cfg->plans_file.empty() ? kw::default_plans_path() : cfg->plans_file;
   auto plans = kw::load_plans(plans_path);
   if (!plans) return fail(plans.err().message);
+  if (!cfg->database_url.empty()) {
+    auto applied = kw::projections::apply_migrations(cfg->database_url);
+    if (!applied) return fail("migrations: " + applied.err().message);
+    spdlog::info("database: {} migration(s) applied", *applied);
+  }
 
   // Block the stop signals before any thread starts, then wait for them here.
   auto stop_signals = block_stop_signals();
@@ -120,6 +127,19 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   spdlog::info("signal {}: stopping (snapshotting, closing the log)", sig);
   (*n)->stop();
   spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int migrate(const std::string& config_path, std::string url) {
+  if (url.empty()) {
+    auto cfg = kw::load_config(config_path, kw::keepwatch_env());
+    if (!cfg) return fail(cfg.err().message);
+    url = cfg->database_url;
+  }
+  if (url.empty()) return fail("migrate: no database: give --database-url or set database.url");
+  auto applied = kw::projections::apply_migrations(url);
+  if (!applied) return fail("migrate: " + applied.err().message);
+  std::printf("%d migration(s) applied\n", *applied);
   return 0;
 }
 
@@ -165,6 +185,12 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("-c,--config", config_path, "TOML configuration file")->check(CLI::ExistingFile);
   serve_cmd->add_option("-d,--data-dir", data_dir, "Data directory (overrides the config)");
 
+  auto* migrate_cmd = app.add_subcommand("migrate", "Apply the read models' SQL migrations");
+  std::string migrate_config, migrate_url;
+  migrate_cmd->add_option("-c,--config", migrate_config, "TOML configuration file")
+      ->check(CLI::ExistingFile);
+  migrate_cmd->add_option("--database-url", migrate_url, "PostgreSQL URL (overrides database.url)");
+
   auto* audit = app.add_subcommand("audit", "Compliance tools over the event log");
   audit->require_subcommand(1);
   auto* verify = audit->add_subcommand("verify", "Verify every tenant's hash chain");
@@ -189,6 +215,7 @@ int main(int argc, char** argv) {
 
   if (serve_cmd->parsed()) return serve(config_path, data_dir);
   if (verify->parsed()) return audit_verify(verify_dir, verify_partitions);
+  if (migrate_cmd->parsed()) return migrate(migrate_config, migrate_url);
   if (broker_cmd->parsed()) return dev_broker(brokers, broker_partitions, broker_prefix);
   std::printf("keepwatch 0.1.0\n");
   return 0;

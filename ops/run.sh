@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs a Keepwatch node on the embedded log: installs what is missing, builds,
-# and starts `keepwatch serve` with its data in ./data (override with
-# KEEPWATCH_NODE_DATA_DIR). Stop it with Ctrl-C (SIGINT) or SIGTERM.
+# starts a local PostgreSQL for the read models (ops/pg.sh, data in
+# <data>/pg; set KEEPWATCH_DATABASE_URL to use an existing one instead), and
+# runs `keepwatch serve` with its data in ./data (KEEPWATCH_NODE_DATA_DIR).
+# Stop it with Ctrl-C (SIGINT) or SIGTERM: the node stops cleanly, then the
+# PostgreSQL this script started.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/ops/install-deps.sh"
@@ -9,5 +12,31 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${KEEPWATCH_BUILD_DIR:-$root/build}"
 export KEEPWATCH_NODE_DATA_DIR="${KEEPWATCH_NODE_DATA_DIR:-$root/data}"
 config="${KEEPWATCH_CONFIG:-$root/config/keepwatch.example.toml}"
+mkdir -p "$KEEPWATCH_NODE_DATA_DIR"
+
+pg_dir=""
+if [[ -z "${KEEPWATCH_DATABASE_URL:-}" ]]; then
+  pg_dir="$KEEPWATCH_NODE_DATA_DIR/pg"
+  chmod 755 "$KEEPWATCH_NODE_DATA_DIR"  # the server may run as the postgres user
+  KEEPWATCH_DATABASE_URL="$("$root/ops/pg.sh" start "$pg_dir")"
+  export KEEPWATCH_DATABASE_URL
+fi
 echo "keepwatch: data in $KEEPWATCH_NODE_DATA_DIR, config $config"
-exec "$build/cluster/keepwatch" serve --config "$config" "$@"
+echo "keepwatch: read models in $KEEPWATCH_DATABASE_URL"
+echo "keepwatch: the HTTP API and dashboard come with the gateway (not in this release)"
+
+"$build/cluster/keepwatch" serve --config "$config" "$@" &
+node=$!
+stop() { kill -TERM "$node" 2>/dev/null || true; }
+trap stop INT TERM
+status=0
+wait "$node" || status=$?
+# A signal interrupts the first wait: wait again for the node's clean stop.
+if kill -0 "$node" 2>/dev/null; then wait "$node" || status=$?; fi
+if [[ -n "$pg_dir" ]]; then
+  # Keep the data: the next run starts the same PostgreSQL again.
+  runuser_prefix=()
+  [[ $(id -u) -eq 0 ]] && runuser_prefix=(runuser -u postgres --)
+  "${runuser_prefix[@]}" /usr/lib/postgresql/15/bin/pg_ctl -D "$pg_dir/data" stop -m fast >/dev/null 2>&1 || true
+fi
+exit "$status"

@@ -36,6 +36,10 @@ enum class topic : std::uint8_t { events = 1, checks = 2, deadletter = 3 };
 
 const char* topic_name(topic t) noexcept;  // "keepwatch.events.v1", ...
 
+inline bool valid_topic(topic t) noexcept {
+  return t == topic::events || t == topic::checks || t == topic::deadletter;
+}
+
 struct header {
   std::string name;
   std::string value;

@@ -29,41 +29,13 @@
 #include <sys/time.h>
 
 #include "storage/kafka_errors.hpp"
+#include "storage/kafka_handles.hpp"
 
 namespace kw::storage {
 
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-int remaining_ms(steady::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, std::numeric_limits<int>::max()));
-}
-
-bool valid_topic(topic t) {
-  return t == topic::events || t == topic::checks || t == topic::deadletter;
-}
-
-struct partitions_guard {
-  rd_kafka_topic_partition_list_t* l;
-  ~partitions_guard() {
-    if (l) rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-struct message_guard {
-  rd_kafka_message_t* m;
-  ~message_guard() {
-    if (m) rd_kafka_message_destroy(m);
-  }
-};
-struct metadata_guard {
-  const rd_kafka_metadata_t* md = nullptr;
-  ~metadata_guard() {
-    if (md) rd_kafka_metadata_destroy(md);
-  }
-};
 
 // A commit refused because the group moved on: not a failure of the log.
 bool is_rebalance_error(rd_kafka_resp_err_t err) {
@@ -364,25 +336,8 @@ private:
 
   consumed_record to_record(const topic_partition& tp, const rd_kafka_message_t* m) {
     consumed_record r;
-    r.t = tp.t;
+    fill_record(r, tp.t, m);
     r.partition = tp.partition;
-    r.offset = log_offset{m->offset};
-    if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
-    if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
-      const char* hname = nullptr;
-      const void* hvalue = nullptr;
-      std::size_t hsize = 0;
-      for (std::size_t i = 0;
-           rd_kafka_header_get_all(hdrs, i, &hname, &hvalue, &hsize) == RD_KAFKA_RESP_ERR_NO_ERROR;
-           ++i) {
-        header h;
-        if (hname) h.name = hname;
-        if (hvalue) h.value.assign(static_cast<const char*>(hvalue), hsize);
-        r.headers.push_back(std::move(h));
-      }
-    }
     return r;
   }
 

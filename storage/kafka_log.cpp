@@ -44,6 +44,7 @@
 #include <utility>
 
 #include "storage/kafka_errors.hpp"
+#include "storage/kafka_handles.hpp"
 
 namespace kw::storage {
 
@@ -57,15 +58,6 @@ constexpr const char* chain_topic_base = "keepwatch.chains.v1";
 // unbounded one.
 constexpr std::size_t max_group_appends = 1024;
 
-int remaining_ms(steady::time_point deadline) {
-  const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, std::numeric_limits<int>::max()));
-}
-
-bool valid_topic(topic t) {
-  return t == topic::events || t == topic::checks || t == topic::deadletter;
-}
-
 struct pending {
   partition_id p;
   std::vector<record> records;
@@ -73,12 +65,6 @@ struct pending {
 };
 
 // Destroys what librdkafka handed out, on every path.
-struct message_guard {
-  rd_kafka_message_t* m;
-  ~message_guard() {
-    if (m) rd_kafka_message_destroy(m);
-  }
-};
 struct event_guard {
   rd_kafka_event_t* e;
   ~event_guard() {
@@ -89,18 +75,6 @@ struct queue_guard {
   rd_kafka_queue_t* q;
   ~queue_guard() {
     if (q) rd_kafka_queue_destroy(q);
-  }
-};
-struct partitions_guard {
-  rd_kafka_topic_partition_list_t* l;
-  ~partitions_guard() {
-    if (l) rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-struct metadata_guard {
-  const rd_kafka_metadata_t* md = nullptr;
-  ~metadata_guard() {
-    if (md) rd_kafka_metadata_destroy(md);
   }
 };
 
@@ -487,24 +461,7 @@ struct kafka_log::impl {
 
   static stored_record to_record(topic t, const rd_kafka_message_t* m) {
     stored_record r;
-    r.t = t;
-    r.offset = log_offset{m->offset};
-    if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
-    if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
-      const char* hname = nullptr;
-      const void* hvalue = nullptr;
-      std::size_t hsize = 0;
-      for (std::size_t i = 0;
-           rd_kafka_header_get_all(hdrs, i, &hname, &hvalue, &hsize) == RD_KAFKA_RESP_ERR_NO_ERROR;
-           ++i) {
-        header h;
-        if (hname) h.name = hname;
-        if (hvalue) h.value.assign(static_cast<const char*>(hvalue), hsize);
-        r.headers.push_back(std::move(h));
-      }
-    }
+    fill_record(r, t, m);
     return r;
   }
 

@@ -21,10 +21,6 @@ using steady = std::chrono::steady_clock;
 // How often an idle poll looks at the log again.
 constexpr std::chrono::milliseconds idle_recheck{5};
 
-bool valid_topic(topic t) {
-  return t == topic::events || t == topic::checks || t == topic::deadletter;
-}
-
 // The open members, one per (log, group).
 std::mutex members_mu;
 std::set<std::pair<const rocks_log*, std::string>>& members() {

@@ -96,10 +96,6 @@ bool decode_record(std::string_view in, stored_record& r) {
   return bo::get_bytes(in, r.value) && in.empty();
 }
 
-bool valid_topic(topic t) {
-  return t == topic::events || t == topic::checks || t == topic::deadletter;
-}
-
 }  // namespace
 
 rocks_log::rocks_log(std::string dir, int partitions, std::shared_ptr<chain_sealer> sealer)

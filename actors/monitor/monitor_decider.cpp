@@ -4,6 +4,9 @@
 // record_check is the hot path (every check of every monitor): it allocates
 // the result vector once and copies only the monitor id and the error text.
 #include "actors/monitor/monitor_decider.hpp"
+#include "actors/common/dedupe_window_json.hpp"
+
+#include "events/event_fields.hpp"
 
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -203,90 +206,12 @@ state evolve(state s, const event& e) {
 namespace {
 
 using json = nlohmann::json;
-constexpr int snapshot_version = 2;  // 2: command-id hashes in "recent"
+constexpr int snapshot_version = 3;  // 2: command-id hashes in "recent"; 3: config as in events
 
-const char* kind_name(monitor_kind k) {
-  switch (k) {
-    case monitor_kind::http: return "http";
-    case monitor_kind::keyword: return "keyword";
-    case monitor_kind::tcp: return "tcp";
-    case monitor_kind::push: return "push";
-  }
-  return "http";
-}
-
-monitor_kind parse_kind(const std::string& s) {
-  if (s == "http") return monitor_kind::http;
-  if (s == "keyword") return monitor_kind::keyword;
-  if (s == "tcp") return monitor_kind::tcp;
-  if (s == "push") return monitor_kind::push;
-  throw std::invalid_argument("unknown monitor kind '" + s + "'");
-}
-
-const char* status_name(monitor_status st) {
-  switch (st) {
-    case monitor_status::pending: return "pending";
-    case monitor_status::up: return "up";
-    case monitor_status::down: return "down";
-    case monitor_status::maintenance: return "maintenance";
-  }
-  return "pending";
-}
-
-monitor_status parse_status(const std::string& s) {
-  if (s == "pending") return monitor_status::pending;
-  if (s == "up") return monitor_status::up;
-  if (s == "down") return monitor_status::down;
-  if (s == "maintenance") return monitor_status::maintenance;
-  throw std::invalid_argument("unknown monitor status '" + s + "'");
-}
-
-json config_json(const monitor_config& c) {
-  json ranges = json::array();
-  for (const auto& r : c.accepted_status) ranges.push_back(json::array({r.low, r.high}));
-  return {{"name", c.name},
-          {"kind", kind_name(c.kind)},
-          {"url", c.url},
-          {"host", c.host},
-          {"port", c.port},
-          {"interval_s", c.interval_s},
-          {"timeout_ms", c.timeout_ms},
-          {"retries", c.retries},
-          {"accepted_status", ranges},
-          {"keyword", c.keyword},
-          {"keyword_absent", c.keyword_absent},
-          {"max_redirects", c.max_redirects},
-          {"verify_tls", c.verify_tls},
-          {"push_token", c.push_token},
-          {"grace_s", c.grace_s},
-          {"tags", c.tags},
-          {"channel_ids", c.channel_ids}};
-}
-
-// Fills `c` in place (decoding into a fresh monitor_config trips a GCC 12
-// -Wmaybe-uninitialized false positive on its default status range).
-void config_from(const json& j, monitor_config& c) {
-  c.name = j.at("name").get<std::string>();
-  c.kind = parse_kind(j.at("kind").get<std::string>());
-  c.url = j.at("url").get<std::string>();
-  c.host = j.at("host").get<std::string>();
-  c.port = j.at("port").get<int>();
-  c.interval_s = j.at("interval_s").get<int>();
-  c.timeout_ms = j.at("timeout_ms").get<int>();
-  c.retries = j.at("retries").get<int>();
-  c.accepted_status.clear();
-  for (const auto& r : j.at("accepted_status")) {
-    if (!r.is_array() || r.size() != 2) throw std::invalid_argument("bad status range");
-    c.accepted_status.push_back(status_range{r.at(0).get<int>(), r.at(1).get<int>()});
-  }
-  c.keyword = j.at("keyword").get<std::string>();
-  c.keyword_absent = j.at("keyword_absent").get<bool>();
-  c.max_redirects = j.at("max_redirects").get<int>();
-  c.verify_tls = j.at("verify_tls").get<bool>();
-  c.push_token = j.at("push_token").get<std::string>();
-  c.grace_s = j.at("grace_s").get<int>();
-  c.tags = j.at("tags").get<std::vector<std::string>>();
-  c.channel_ids = j.at("channel_ids").get<std::vector<std::string>>();
+monitor_status parse_status(const std::string& name) {
+  for (std::size_t i = 0; i < std::size(monitor_status_names); ++i)
+    if (name == monitor_status_names[i]) return static_cast<monitor_status>(i);
+  throw std::invalid_argument("unknown monitor status '" + name + "'");
 }
 
 }  // namespace
@@ -297,17 +222,16 @@ std::string encode_state(const state& s) {
   j["exists"] = s.exists;
   j["deleted"] = s.deleted;
   j["active"] = s.active;
-  j["status"] = status_name(s.status);
+  j["status"] = to_string(s.status);
   j["consecutive_failures"] = s.consecutive_failures;
   j["version"] = s.version;
   j["check_seq"] = s.check_seq;
   j["last_check_at"] = s.last_check_at ? json(s.last_check_at->get()) : json(nullptr);
   j["id"] = s.id;
-  j["config"] = config_json(s.config);
+  to_json(j["config"], s.config);  // the events codec's own encoding
   j["incident"] = s.incident ? json{{"id", s.incident->id}, {"opened_at", s.incident->opened_at.get()}}
                              : json(nullptr);
-  json& recent = j["recent"] = json::array();
-  s.recent.for_each([&](const auto& e) { recent.push_back(json::array({e.id_hash, e.events})); });
+  j["recent"] = window_to_json(s.recent);
   return j.dump();
 }
 
@@ -327,16 +251,14 @@ result<state> decode_state(std::string_view text) {
     const json& last = j.at("last_check_at");
     if (!last.is_null()) s.last_check_at = timestamp{last.get<std::int64_t>()};
     s.id = j.at("id").get<std::string>();
-    config_from(j.at("config"), s.config);
+    if (auto st = from_json(j.at("config"), s.config, "config"); !st)
+      return reject(errc::decode, "monitor snapshot: " + st.err().message);
     const json& inc = j.at("incident");
     if (!inc.is_null())
       s.incident = open_incident{inc.at("id").get<std::string>(),
                                  timestamp{inc.at("opened_at").get<std::int64_t>()}};
-    for (const auto& e : j.at("recent")) {
-      if (!e.is_array() || e.size() != 2) return reject(errc::decode, "bad recent-command entry");
-      if (!e.at(0).is_number_unsigned()) return reject(errc::decode, "bad recent-command entry");
-      s.recent.push(e.at(0).get<std::uint64_t>(), e.at(1).get<int>());
-    }
+    if (!window_from_json(j.at("recent"), s.recent))
+      return reject(errc::decode, "bad recent-command entry");
     return s;
   } catch (const std::exception& ex) {
     return reject(errc::decode, std::string("monitor snapshot: ") + ex.what());

@@ -1,6 +1,7 @@
 // The Tenant decider: command handler, event handler, snapshot codec.
 // Order as in STYLE.md: state helpers, command handler, event handler, codec.
 #include "actors/tenant/tenant_decider.hpp"
+#include "actors/common/dedupe_window_json.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -546,8 +547,7 @@ std::string encode_state(const state& s) {
                    {"ends_at", w.ends_at.get()}};
   j["monitors"] = s.monitors;
   j["version"] = s.version;
-  json& recent = j["recent"] = json::array();
-  s.recent.for_each([&](const auto& e) { recent.push_back(json::array({e.id_hash, e.events})); });
+  j["recent"] = window_to_json(s.recent);
   return j.dump();
 }
 
@@ -585,11 +585,8 @@ result<state> decode_state(std::string_view text) {
           timestamp{w.at("ends_at").get<std::int64_t>()}};
     s.monitors = j.at("monitors").get<std::set<std::string>>();
     s.version = j.at("version").get<std::int64_t>();
-    for (const auto& e : j.at("recent")) {
-      if (!e.is_array() || e.size() != 2) return reject(errc::decode, "bad recent-command entry");
-      if (!e.at(0).is_number_unsigned()) return reject(errc::decode, "bad recent-command entry");
-      s.recent.push(e.at(0).get<std::uint64_t>(), e.at(1).get<int>());
-    }
+    if (!window_from_json(j.at("recent"), s.recent))
+      return reject(errc::decode, "bad recent-command entry");
     return s;
   } catch (const std::exception& ex) {
     return reject(errc::decode, std::string("tenant snapshot: ") + ex.what());

@@ -150,13 +150,14 @@ void snapshot_all(host_t* self, std::function<void(status)> done) {
   };
   auto c = std::make_shared<collect>(collect{{}, actors.size(), std::move(done)});
   auto ctx = s.ctx;
+  const auto ends = read_log_ends(*ctx);
   auto finish = [c, ctx] {
     if (--c->left > 0) return;
     auto st = ctx->snaps->save_many(ctx->partition, c->snaps);
     c->done(st);
   };
   for (auto& a : actors) {
-    self->request(a, std::chrono::seconds(30), snapshot_atom::value)
+    self->request(a, std::chrono::seconds(30), snapshot_atom::value, ends.events, ends.checks)
         .then([c, finish](snapshot_reply& r) {
                 c->snaps.push_back(std::move(r.snap));
                 finish();
@@ -217,7 +218,7 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
         // Its first snapshot is saved before it runs: the tenant's snapshots
         // already cover monitor_created, so without one a restart would
         // start replaying past the monitor's birth and never see it.
-        auto [ev, ck] = covered_offsets(*s.ctx, false, b.offset + 1, 0);
+        auto [ev, ck] = covered_offsets(read_log_ends(*s.ctx), false, b.offset + 1, 0);
         rec.events_next = ev;
         rec.checks_next = ck;
         if (auto st = s.ctx->snaps->save(s.ctx->partition,

@@ -181,14 +181,40 @@ bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx
   return true;
 }
 
-std::pair<std::int64_t, std::int64_t> covered_offsets(const host_context& ctx, bool busy,
+std::optional<append_done> resolve_pending(caf::event_based_actor* self, const host_context& ctx,
+                                           const std::vector<event>& pending,
+                                           std::int64_t events_from, std::int64_t checks_from) {
+  auto found = find_in_log(ctx, pending, events_from, checks_from);
+  if (!found) {
+    self->delayed_send(self, std::chrono::seconds(1), resolve_atom::value);
+    return std::nullopt;
+  }
+  if (!*found) return append_done{make_error(errc::storage, "not appended")};
+  return append_done{storage::append_ack{std::move(**found), {}}};
+}
+
+command_reply duplicate_reply(const host_context& ctx, std::int64_t version,
+                              const command_reply* cached) {
+  command_reply r;
+  if (cached) r = *cached;
+  r.duplicate = true;
+  r.version = version;
+  r.partition = ctx.partition.get();
+  return r;
+}
+
+log_ends read_log_ends(const host_context& ctx) {
+  log_ends ends;
+  if (auto e = ctx.log->end_offset(storage::topic::events, ctx.partition)) ends.events = e->get();
+  if (auto e = ctx.log->end_offset(storage::topic::checks, ctx.partition)) ends.checks = e->get();
+  return ends;
+}
+
+std::pair<std::int64_t, std::int64_t> covered_offsets(const log_ends& ends, bool busy,
                                                       std::int64_t events_next,
                                                       std::int64_t checks_next) {
-  if (!busy) {
-    if (auto e = ctx.log->end_offset(storage::topic::events, ctx.partition)) events_next = e->get();
-    if (auto e = ctx.log->end_offset(storage::topic::checks, ctx.partition)) checks_next = e->get();
-  }
-  return {events_next, checks_next};
+  if (busy) return {events_next, checks_next};
+  return {std::max(events_next, ends.events), std::max(checks_next, ends.checks)};
 }
 
 // ---- reply cache ---------------------------------------------------------------------

@@ -160,7 +160,7 @@ struct stats_query {
 };
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;  // + log_ends for actors
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
@@ -206,10 +206,31 @@ result<std::optional<std::vector<log_offset>>> find_in_log(const host_context& c
 bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx,
                            const append_done& d, reply_fn& reply);
 
+// On resolve_atom: what became of `pending` according to the log — the
+// append_done to apply (found: its offsets; not found: a failure) — or
+// nullopt when the log cannot tell yet (another resolve_atom is scheduled).
+std::optional<append_done> resolve_pending(caf::event_based_actor* self, const host_context& ctx,
+                                           const std::vector<event>& pending,
+                                           std::int64_t events_from, std::int64_t checks_from);
+
+// The answer to a retried command (decide gave no events): the first
+// outcome when it is still cached, marked as a duplicate.
+command_reply duplicate_reply(const host_context& ctx, std::int64_t version,
+                              const command_reply* cached = nullptr);
+
+// The partition's end offsets (-1 where the log cannot tell). Read once per
+// partition snapshot and handed to every actor: on Kafka each read is a
+// round trip to the cluster.
+struct log_ends {
+  std::int64_t events = -1;
+  std::int64_t checks = -1;
+};
+log_ends read_log_ends(const host_context& ctx);
+
 // The offsets an aggregate's snapshot covers: when it has no append in
-// flight, everything in the log so far (none of it is its own and unapplied);
-// otherwise only what it has applied.
-std::pair<std::int64_t, std::int64_t> covered_offsets(const host_context& ctx, bool busy,
+// flight, everything in the log up to `ends` (none of it is its own and
+// unapplied); otherwise, or where an end is unknown, only what it applied.
+std::pair<std::int64_t, std::int64_t> covered_offsets(const log_ends& ends, bool busy,
                                                       std::int64_t events_next,
                                                       std::int64_t checks_next);
 

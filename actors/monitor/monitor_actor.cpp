@@ -55,8 +55,9 @@ using monitor_actor_t = caf::stateful_actor<monitor_shell>;
 void start_next(monitor_actor_t* self);
 
 bool should_check(const monitor_shell& s) {
-  return s.run_checks && s.st.exists && !s.st.deleted && s.st.active &&
-         !(s.facts && s.facts->load() && s.facts->load()->suspended);
+  if (!s.run_checks || !s.st.exists || s.st.deleted || !s.st.active) return false;
+  auto f = s.facts ? s.facts->load() : nullptr;
+  return !(f && f->suspended);
 }
 
 std::chrono::milliseconds jittered(const monitor_shell& s, bool first) {
@@ -119,11 +120,7 @@ void enqueue(monitor_actor_t* self, monitor_request req) {
     return start_next(self);
   }
   if (decided->empty()) {
-    command_reply r;
-    r.duplicate = true;
-    r.version = s.st.version;
-    r.partition = s.ctx->partition.get();
-    if (req.reply) req.reply(std::move(r));
+    if (req.reply) req.reply(duplicate_reply(*s.ctx, s.st.version));
     return start_next(self);
   }
   s.pending = stamp(*s.ctx, s.facts->tenant(), monitor_key(s.st.id), s.st.version, s.st.check_seq,
@@ -270,17 +267,10 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
   return {
       [=](monitor_request& req) { enqueue(self, std::move(req)); },
       [=](append_done& d) { on_appended(self, d); },
-      [=](resolve_atom) {
-        // An append of unknown outcome: the log decides what happened.
+      [=](resolve_atom) {  // an append of unknown outcome: the log decides
         auto& s = self->state;
-        auto found = find_in_log(*s.ctx, s.pending, s.events_next, s.checks_next);
-        if (!found) {
-          self->delayed_send(self, std::chrono::seconds(1), resolve_atom::value);
-          return;
-        }
-        append_done d{make_error(errc::storage, "not appended")};
-        if (*found) d = append_done{storage::append_ack{std::move(**found), {}}};
-        on_appended(self, d);
+        if (auto d = resolve_pending(self, *s.ctx, s.pending, s.events_next, s.checks_next))
+          on_appended(self, *d);
       },
       [=](tick_atom, std::uint32_t gen) {
         auto& s = self->state;
@@ -342,9 +332,10 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
         schedule(self, true);
       },
       [=](monitor_query& q) { q.reply(self->state.st); },
-      [=](snapshot_atom) -> snapshot_reply {
+      [=](snapshot_atom, std::int64_t events_end, std::int64_t checks_end) -> snapshot_reply {
         auto& s = self->state;
-        auto [ev, ck] = covered_offsets(*s.ctx, s.busy, s.events_next, s.checks_next);
+        auto [ev, ck] = covered_offsets(log_ends{events_end, checks_end}, s.busy, s.events_next,
+                                        s.checks_next);
         return snapshot_reply{make_snapshot(s.facts->tenant(), s.st.id, s.st, ev, ck)};
       },
   };

@@ -31,7 +31,7 @@ void start_next(tenant_actor_t* self);
 
 void finish_passivation(tenant_actor_t* self) {
   auto& s = self->state;
-  auto [ev, ck] = covered_offsets(*s.ctx, false, s.events_next, s.checks_next);
+  auto [ev, ck] = covered_offsets(read_log_ends(*s.ctx), false, s.events_next, s.checks_next);
   auto snap = make_snapshot(s.id, s.st, ev, ck);
   self->send(s.host, tenant_passivated{s.id, std::move(snap)});
   self->quit();
@@ -45,12 +45,8 @@ void handle(tenant_actor_t* self, tenant_request req) {
     return start_next(self);
   }
   if (decided->empty()) {
-    command_reply r;
-    if (auto* cached = s.replies.find(req.cmd.meta.command_id)) r = *cached;
-    r.duplicate = true;
-    r.version = s.st.version;
-    r.partition = s.ctx->partition.get();
-    if (req.reply) req.reply(std::move(r));
+    if (req.reply)
+      req.reply(duplicate_reply(*s.ctx, s.st.version, s.replies.find(req.cmd.meta.command_id)));
     return start_next(self);
   }
   s.pending = stamp(*s.ctx, s.id, tenant_key(s.id), s.st.version, 0, req.cmd.meta,
@@ -129,22 +125,16 @@ caf::behavior tenant_actor(tenant_actor_t* self, context_ptr ctx, caf::actor hos
           handle(self, std::move(req));
       },
       [=](append_done& d) { on_appended(self, d); },
-      [=](resolve_atom) {
-        // An append of unknown outcome: the log decides what happened.
+      [=](resolve_atom) {  // an append of unknown outcome: the log decides
         auto& s = self->state;
-        auto found = find_in_log(*s.ctx, s.pending, s.events_next, s.checks_next);
-        if (!found) {
-          self->delayed_send(self, std::chrono::seconds(1), resolve_atom::value);
-          return;
-        }
-        append_done d{make_error(errc::storage, "not appended")};
-        if (*found) d = append_done{storage::append_ack{std::move(**found), {}}};
-        on_appended(self, d);
+        if (auto d = resolve_pending(self, *s.ctx, s.pending, s.events_next, s.checks_next))
+          on_appended(self, *d);
       },
       [=](tenant_query& q) { q.reply(self->state.st); },
-      [=](snapshot_atom) -> snapshot_reply {
+      [=](snapshot_atom, std::int64_t events_end, std::int64_t checks_end) -> snapshot_reply {
         auto& s = self->state;
-        auto [ev, ck] = covered_offsets(*s.ctx, s.busy, s.events_next, s.checks_next);
+        auto [ev, ck] = covered_offsets(log_ends{events_end, checks_end}, s.busy, s.events_next,
+                                        s.checks_next);
         return snapshot_reply{make_snapshot(s.id, s.st, ev, ck)};
       },
       [=](passivate_atom) {

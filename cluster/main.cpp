@@ -2,6 +2,9 @@
 //   serve            run a node (embedded log or Kafka) until SIGTERM/SIGINT
 //   dev-broker       an in-memory Kafka-protocol broker for development and tests
 //   migrate          apply the read models' SQL migrations to database.url
+//   projections run|rebuild NAME|status
+//                    run the read-model projections on their own, replay one
+//                    from offset 0, or show how far each has read
 //   audit verify     check every tenant's hash chain in a data directory
 //   version          print the version
 // Configuration: --config FILE (TOML), then KEEPWATCH_* variables, then flags.
@@ -18,6 +21,7 @@
 #include "events/codec.hpp"
 #include "events/hash_chain.hpp"
 #include "projections/migrations.hpp"
+#include "projections/service.hpp"
 #include "storage/dev_broker.hpp"
 #include "storage/kafka_log.hpp"
 #include "storage/rocks_log.hpp"
@@ -84,6 +88,148 @@ int dev_broker(int brokers, int partitions, const std::string& prefix) {
   return 0;
 }
 
+// A database URL without its password, for logs.
+std::string redact(const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon) + ":***" + url.substr(at);
+}
+
+// The log as a process other than the node opens it: the embedded log of
+// the data directory (only while no node holds it), or the Kafka cluster with
+// a producer identity of its own ("<node>-projections"), so that it never
+// fences the node's producers.
+struct opened_log {
+  std::unique_ptr<kw::storage::event_log> log;
+  std::optional<kw::storage::kafka_options> kafka;
+};
+
+kw::result<opened_log> open_log_for_tools(const kw::node_config& cfg, const kw::plan_catalog& plans) {
+  opened_log out;
+  if (cfg.log_backend == "kafka") {
+    out.kafka = kafka_options_for(cfg, plans);
+    out.kafka->node_name = cfg.node_name + "-projections";
+    auto k = kw::storage::kafka_log::open(*out.kafka, nullptr);
+    if (!k) return k.err();
+    out.log = std::move(*k);
+  } else {
+    auto r = kw::storage::rocks_log::open(cfg.data_dir + "/log", cfg.partitions, nullptr);
+    if (!r)
+      return kw::error{r.err().code, r.err().message +
+                                         " (a running node holds the embedded log: its projections run inside it)"};
+    out.log = std::move(*r);
+  }
+  return out;
+}
+
+struct tool_setup {
+  kw::node_config cfg;
+  kw::plan_catalog plans;
+};
+
+kw::result<tool_setup> load_for_tools(const std::string& config_path, const std::string& data_dir) {
+  auto cfg = kw::load_config(config_path, kw::keepwatch_env());
+  if (!cfg) return cfg.err();
+  if (!data_dir.empty()) cfg->data_dir = data_dir;
+  spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+  auto plans = kw::load_plans(cfg->plans_file.empty() ? kw::default_plans_path() : cfg->plans_file);
+  if (!plans) return plans.err();
+  if (cfg->database_url.empty())
+    return kw::error{kw::errc::invalid, "no database: set database.url (or KEEPWATCH_DATABASE_URL)"};
+  auto applied = kw::projections::apply_migrations(cfg->database_url);
+  if (!applied) return kw::error{applied.err().code, "migrations: " + applied.err().message};
+  if (auto st = kw::projections::sync_plans(cfg->database_url, *plans); !st) return st.err();
+  return tool_setup{std::move(*cfg), std::move(*plans)};
+}
+
+// `projections run`: the projections on their own, until SIGTERM/SIGINT.
+int projections_run(const std::string& config_path, const std::string& data_dir,
+                    const std::vector<std::string>& names) {
+  auto setup = load_for_tools(config_path, data_dir);
+  if (!setup) return fail("projections: " + setup.err().message);
+  auto stop_signals = block_stop_signals();
+  auto log = open_log_for_tools(setup->cfg, setup->plans);
+  if (!log) return fail("projections: " + log.err().message);
+  kw::projections::service_options so;
+  so.runner.database_url = setup->cfg.database_url;
+  so.runner.kafka = log->kafka ? &*log->kafka : nullptr;
+  so.projections = names;
+  auto svc = kw::projections::service::start(*log->log, so);
+  if (!svc) return fail("projections: " + svc.err().message);
+  spdlog::info("projections running on the {} log into {}", setup->cfg.log_backend,
+               redact(setup->cfg.database_url));
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  (*svc)->stop();
+  spdlog::info("projections stopped after {} records", (*svc)->records());
+  return 0;
+}
+
+// `projections rebuild NAME`: empties the projection's tables and offsets,
+// then replays the log into them from offset 0 (here, when the log can be
+// opened; otherwise the running node's projection does it).
+int projections_rebuild(const std::string& config_path, const std::string& data_dir, const std::string& name) {
+  auto setup = load_for_tools(config_path, data_dir);
+  if (!setup) return fail("projections rebuild: " + setup.err().message);
+  std::vector<std::string> names;
+  if (name == "all") {
+    names = kw::projections::projection_names();
+  } else if (kw::projections::make_projection(name)) {
+    names.push_back(name);
+  } else {
+    std::string known;
+    for (auto& n : kw::projections::projection_names()) known += (known.empty() ? "" : ", ") + n;
+    return fail("projections rebuild: no projection named '" + name + "' (known: " + known + ", all)");
+  }
+  auto log = open_log_for_tools(setup->cfg, setup->plans);
+  for (auto& n : names) {
+    auto view = kw::projections::make_projection(n);
+    if (auto st = kw::projections::reset_projection(setup->cfg.database_url, *view); !st)
+      return fail("projections rebuild: " + st.err().message);
+    if (!log) {
+      std::printf("%s: tables emptied; the running node replays it from offset 0\n", n.c_str());
+      continue;
+    }
+    kw::projections::runner_options ro;
+    ro.database_url = setup->cfg.database_url;
+    ro.kafka = log->kafka ? &*log->kafka : nullptr;
+    auto r = kw::projections::runner::open(std::move(view), *log->log, ro);
+    if (!r) return fail("projections rebuild: " + r.err().message);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto done = (*r)->catch_up(std::chrono::hours(24));
+    if (!done) return fail("projections rebuild: " + done.err().message);
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    if (auto st = (*r)->tick(kw::timestamp{now_us.count()}); !st)
+      spdlog::warn("projections rebuild: {}", st.err().message);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%s: rebuilt from %lld records in %.2f s (%lld dead letters)\n", n.c_str(),
+                static_cast<long long>(*done), s, static_cast<long long>((*r)->stats().dead_letters));
+    (*r)->close();
+  }
+  return 0;
+}
+
+// `projections status`: per projection, topic and partition, where it is and
+// how far behind the log's end.
+int projections_status(const std::string& config_path, const std::string& data_dir) {
+  auto setup = load_for_tools(config_path, data_dir);
+  if (!setup) return fail("projections status: " + setup.err().message);
+  auto log = open_log_for_tools(setup->cfg, setup->plans);
+  if (!log) return fail("projections status: " + log.err().message);
+  auto rows = kw::projections::projection_status(setup->cfg.database_url, *log->log);
+  if (!rows) return fail("projections status: " + rows.err().message);
+  std::printf("%-10s %-22s %9s %12s %12s %10s\n", "PROJECTION", "TOPIC", "PARTITION", "NEXT", "END", "LAG");
+  for (auto& l : *rows)
+    std::printf("%-10s %-22s %9d %12s %12lld %10lld\n", l.projection.c_str(), kw::storage::topic_name(l.t),
+                l.partition.get(), l.next ? std::to_string(l.next->get()).c_str() : "-",
+                static_cast<long long>(l.end.get()), static_cast<long long>(l.lag));
+  return 0;
+}
+
 int serve(const std::string& config_path, const std::string& data_dir_flag) {
   auto cfg = kw::load_config(config_path, kw::keepwatch_env());
   if (!cfg) return fail(cfg.err().message);
@@ -115,8 +261,23 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   o.webhook_max_attempts = cfg->webhook_max_attempts;
   o.webhook_initial_backoff_ms = cfg->webhook_initial_backoff_ms;
   if (cfg->log_backend == "kafka") o.kafka = kafka_options_for(*cfg, o.plans);
+  const kw::plan_catalog plans_copy = o.plans;
+  const std::optional<kw::storage::kafka_options> o_kafka = o.kafka;
   auto n = kw::node::start(std::move(o));
   if (!n) return fail("cannot start: " + n.err().message);
+  // The read models: one projection actor each, on the node's own log.
+  std::unique_ptr<kw::projections::service> views;
+  if (!cfg->database_url.empty()) {
+    if (auto st = kw::projections::sync_plans(cfg->database_url, plans_copy); !st)
+      return fail("plans: " + st.err().message);
+    kw::projections::service_options so;
+    so.runner.database_url = cfg->database_url;
+    so.runner.kafka = o_kafka ? &*o_kafka : nullptr;
+    auto started = kw::projections::service::start((*n)->log(), so);
+    if (!started) return fail("projections: " + started.err().message);
+    views = std::move(*started);
+    spdlog::info("projections running into {}", redact(cfg->database_url));
+  }
   auto& rec = (*n)->recovery();
   spdlog::info("keepwatch node {} serving on the {} log: data {}, {} partitions, {} events replayed from {} "
                "snapshots in {:.3f} s, {} monitors",
@@ -125,6 +286,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: stopping (snapshotting, closing the log)", sig);
+  if (views) views->stop();
   (*n)->stop();
   spdlog::info("stopped cleanly");
   return 0;
@@ -191,6 +353,20 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   migrate_cmd->add_option("--database-url", migrate_url, "PostgreSQL URL (overrides database.url)");
 
+  auto* views = app.add_subcommand("projections", "The PostgreSQL read models");
+  views->require_subcommand(1);
+  std::string views_config, views_dir, rebuild_name;
+  std::vector<std::string> run_names;
+  auto* views_run = views->add_subcommand("run", "Run the projections (all, or those named) until stopped");
+  views_run->add_option("names", run_names, "Projections to run (default: all)");
+  auto* views_rebuild = views->add_subcommand("rebuild", "Empty a projection's tables and replay it from offset 0");
+  views_rebuild->add_option("name", rebuild_name, "dashboard, usage, billing, audit, or all")->required();
+  auto* views_status = views->add_subcommand("status", "Show how far each projection has read each partition");
+  for (auto* c : {views_run, views_rebuild, views_status}) {
+    c->add_option("-c,--config", views_config, "TOML configuration file")->check(CLI::ExistingFile);
+    c->add_option("-d,--data-dir", views_dir, "Data directory (overrides the config)");
+  }
+
   auto* audit = app.add_subcommand("audit", "Compliance tools over the event log");
   audit->require_subcommand(1);
   auto* verify = audit->add_subcommand("verify", "Verify every tenant's hash chain");
@@ -215,6 +391,9 @@ int main(int argc, char** argv) {
 
   if (serve_cmd->parsed()) return serve(config_path, data_dir);
   if (verify->parsed()) return audit_verify(verify_dir, verify_partitions);
+  if (views_run->parsed()) return projections_run(views_config, views_dir, run_names);
+  if (views_rebuild->parsed()) return projections_rebuild(views_config, views_dir, rebuild_name);
+  if (views_status->parsed()) return projections_status(views_config, views_dir);
   if (migrate_cmd->parsed()) return migrate(migrate_config, migrate_url);
   if (broker_cmd->parsed()) return dev_broker(brokers, broker_partitions, broker_prefix);
   std::printf("keepwatch 0.1.0\n");

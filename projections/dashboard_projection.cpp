@@ -1,0 +1,330 @@
+// The dashboard projection: what the tenant dashboard reads.
+//
+// Domain events become one or two statements each, in log order. Check
+// results, the bulk of the traffic, are folded per batch: one multi-row insert
+// into heartbeats, one upsert per stats table adding the batch's counts per
+// bucket, and one upsert of each monitor's latest check that only moves to a
+// higher seq. None of those depends on the order check results and domain
+// events are read in, so a rebuild gives the same rows.
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "events/codec.hpp"
+#include "projections/projections.hpp"
+
+namespace kw::projections {
+namespace {
+
+std::string json_array(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+// PostgreSQL text[] from a JSON array literal.
+constexpr const char* text_array_of_json =
+    "ARRAY(SELECT jsonb_array_elements_text($X::jsonb))";
+
+std::string with_param(std::string sql_template, const char* placeholder) {
+  auto at = sql_template.find("$X");
+  sql_template.replace(at, 2, placeholder);
+  return sql_template;
+}
+
+std::string target_of(const monitor_config& c) {
+  if (c.kind == monitor_kind::tcp) return c.host + ":" + std::to_string(c.port);
+  if (c.kind == monitor_kind::push) return "push";
+  return c.url;
+}
+
+std::string config_json(const monitor_config& c) {
+  nlohmann::json j;
+  to_json(j, c);
+  return j.dump();
+}
+
+struct stats_key {
+  std::string tenant, monitor;
+  std::int64_t bucket_us;
+  bool operator<(const stats_key& o) const {
+    return std::tie(tenant, monitor, bucket_us) < std::tie(o.tenant, o.monitor, o.bucket_us);
+  }
+};
+struct stats_sum {
+  std::int64_t checks = 0, up = 0, latency_sum = 0;
+  std::optional<std::int64_t> lat_min, lat_max;
+};
+
+void stats_upsert(const char* table, const std::map<stats_key, stats_sum>& m, sql_batch& out) {
+  if (m.empty()) return;
+  auto rows = nlohmann::json::array();
+  for (auto& [k, s] : m) {
+    rows.push_back({{"t", k.tenant},
+                    {"m", k.monitor},
+                    {"b", format_time(timestamp{k.bucket_us})},
+                    {"c", s.checks},
+                    {"u", s.up},
+                    {"ls", s.latency_sum},
+                    {"ln", s.lat_min ? nlohmann::json(*s.lat_min) : nlohmann::json()},
+                    {"lx", s.lat_max ? nlohmann::json(*s.lat_max) : nlohmann::json()}});
+  }
+  out.push_back(
+      {std::string("INSERT INTO ") + table +
+           " AS s (tenant_id, monitor_id, bucket, checks, up, latency_sum_us, latency_min_us, latency_max_us) "
+           "SELECT t, m, b, c, u, ls, ln, lx FROM json_to_recordset($1::json) "
+           "AS x(t text, m text, b timestamptz, c int, u int, ls bigint, ln bigint, lx bigint) "
+           "ON CONFLICT (tenant_id, monitor_id, bucket) DO UPDATE SET "
+           "checks = s.checks + excluded.checks, up = s.up + excluded.up, "
+           "latency_sum_us = s.latency_sum_us + excluded.latency_sum_us, "
+           "latency_min_us = least(s.latency_min_us, excluded.latency_min_us), "
+           "latency_max_us = greatest(s.latency_max_us, excluded.latency_max_us)",
+       {rows.dump()}});
+}
+
+std::int64_t floor_to(std::int64_t us, std::int64_t unit) {
+  std::int64_t q = us / unit;
+  if (us % unit < 0) --q;
+  return q * unit;
+}
+
+class dashboard final : public projection {
+public:
+  const char* name() const noexcept override { return "dashboard"; }
+  std::vector<storage::topic> topics() const override {
+    return {storage::topic::events, storage::topic::checks};
+  }
+  std::vector<std::string> tables() const override {
+    return {"tenants", "members", "api_keys", "channels", "status_pages", "maintenance_windows",
+            "monitors", "monitor_last_check", "heartbeats", "monitor_stats_minute",
+            "monitor_stats_hour", "monitor_stats_day", "incidents"};
+  }
+
+  void apply(const std::vector<projected_event>& batch, sql_batch& out) const override {
+    auto checks = nlohmann::json::array();
+    std::set<std::string> days;
+    std::map<stats_key, stats_sum> minute, hour, day;
+    std::map<std::pair<std::string, std::string>, const event*> last;
+    for (auto& r : batch) {
+      const event& e = *r.e;
+      if (auto* c = std::get_if<check_completed>(&e.data)) {
+        const std::string& t = e.meta.tenant.get();
+        const std::int64_t us = e.meta.time.get();
+        checks.push_back({{"t", t},
+                          {"m", c->monitor_id},
+                          {"at", format_time(e.meta.time)},
+                          {"s", e.meta.seq.get()},
+                          {"ok", c->ok},
+                          {"l", c->latency_us},
+                          {"h", c->http_status},
+                          {"e", c->error}});
+        days.insert(sql_day(e.meta.time));
+        for (auto [m, unit] : {std::pair{&minute, std::int64_t(60'000'000)},
+                               std::pair{&hour, std::int64_t(3'600'000'000)},
+                               std::pair{&day, std::int64_t(86'400'000'000)}}) {
+          auto& s = (*m)[stats_key{t, c->monitor_id, floor_to(us, unit)}];
+          ++s.checks;
+          if (c->ok) {
+            ++s.up;
+            s.latency_sum += c->latency_us;
+            s.lat_min = std::min(s.lat_min.value_or(c->latency_us), c->latency_us);
+            s.lat_max = std::max(s.lat_max.value_or(c->latency_us), c->latency_us);
+          }
+        }
+        auto& l = last[{t, c->monitor_id}];
+        if (l == nullptr || l->meta.seq.get() < e.meta.seq.get()) l = &e;
+        continue;
+      }
+      domain(e, out);
+    }
+    if (checks.empty()) return;
+    for (auto& d : days) out.push_back({"SELECT kw_heartbeat_partition($1::date)", {d}});
+    out.push_back({"INSERT INTO heartbeats (tenant_id, monitor_id, checked_at, seq, ok, latency_us, "
+                   "http_status, error) SELECT t, m, at, s, ok, l, h, e FROM json_to_recordset($1::json) "
+                   "AS x(t text, m text, at timestamptz, s bigint, ok boolean, l bigint, h int, e text) "
+                   "ON CONFLICT DO NOTHING",
+                   {checks.dump()}});
+    stats_upsert("monitor_stats_minute", minute, out);
+    stats_upsert("monitor_stats_hour", hour, out);
+    stats_upsert("monitor_stats_day", day, out);
+    auto lc = nlohmann::json::array();
+    for (auto& [k, e] : last) {
+      auto& c = std::get<check_completed>(e->data);
+      lc.push_back({{"t", k.first},
+                    {"m", k.second},
+                    {"s", e->meta.seq.get()},
+                    {"at", format_time(e->meta.time)},
+                    {"ok", c.ok},
+                    {"l", c.latency_us},
+                    {"h", c.http_status},
+                    {"e", c.error},
+                    {"x", c.cert_expires_at ? nlohmann::json(format_time(*c.cert_expires_at))
+                                            : nlohmann::json()}});
+    }
+    out.push_back({"INSERT INTO monitor_last_check AS c (tenant_id, monitor_id, seq, checked_at, ok, "
+                   "latency_us, http_status, error, cert_expires_at) "
+                   "SELECT t, m, s, at, ok, l, h, e, x FROM json_to_recordset($1::json) "
+                   "AS x(t text, m text, s bigint, at timestamptz, ok boolean, l bigint, h int, e text, "
+                   "x timestamptz) "
+                   "ON CONFLICT (tenant_id, monitor_id) DO UPDATE SET seq = excluded.seq, "
+                   "checked_at = excluded.checked_at, ok = excluded.ok, latency_us = excluded.latency_us, "
+                   "http_status = excluded.http_status, error = excluded.error, "
+                   "cert_expires_at = excluded.cert_expires_at WHERE excluded.seq > c.seq",
+                   {lc.dump()}});
+  }
+
+  void tick(timestamp now, const std::vector<partition_id>&, sql_batch& out) const override {
+    out.push_back({"SELECT kw_purge_read_models($1::timestamptz)", {sql_time(now)}});
+  }
+
+private:
+  static void domain(const event& e, sql_batch& out) {
+    const std::string t = e.meta.tenant.get();
+    const std::string at = sql_time(e.meta.time);
+    auto tenant_set = [&](const std::string& assignment, const std::string& value) {
+      out.push_back({"UPDATE tenants SET " + assignment + " = $2, updated_at = $3 WHERE tenant_id = $1",
+                     {t, value, at}});
+    };
+    std::visit(
+        overloaded{
+            [&](const tenant_created& d) {
+              out.push_back({"INSERT INTO tenants (tenant_id, name, plan, status, created_at, updated_at) "
+                             "VALUES ($1, $2, $3, 'active', $4, $4)",
+                             {t, d.name, d.plan, at}});
+              out.push_back({"INSERT INTO members (tenant_id, user_id, email, role, added_at) "
+                             "VALUES ($1, $2, $3, 'owner', $4)",
+                             {t, d.owner_user_id, d.owner_email, at}});
+            },
+            [&](const tenant_renamed& d) { tenant_set("name", d.name); },
+            [&](const tenant_plan_changed& d) { tenant_set("plan", d.to_plan); },
+            [&](const tenant_suspended&) { tenant_set("status", "suspended"); },
+            [&](const tenant_activated&) { tenant_set("status", "active"); },
+            [&](const tenant_deleted&) { tenant_set("status", "deleted"); },
+            [&](const member_added& d) {
+              out.push_back({"INSERT INTO members (tenant_id, user_id, email, role, added_at) "
+                             "VALUES ($1, $2, $3, $4, $5)",
+                             {t, d.user_id, d.email, d.role, at}});
+            },
+            [&](const member_role_changed& d) {
+              out.push_back({"UPDATE members SET role = $3 WHERE tenant_id = $1 AND user_id = $2",
+                             {t, d.user_id, d.to_role}});
+            },
+            [&](const member_removed& d) {
+              out.push_back({"DELETE FROM members WHERE tenant_id = $1 AND user_id = $2", {t, d.user_id}});
+            },
+            [&](const api_key_created& d) {
+              out.push_back({"INSERT INTO api_keys (tenant_id, key_id, name, key_hash, scope, created_at) "
+                             "VALUES ($1, $2, $3, $4, $5, $6)",
+                             {t, d.key_id, d.name, d.key_hash, d.scope, at}});
+            },
+            [&](const api_key_revoked& d) {
+              out.push_back({"UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND key_id = $2",
+                             {t, d.key_id, at}});
+            },
+            [&](const channel_created& d) {
+              out.push_back({"INSERT INTO channels (tenant_id, channel_id, name, kind, url, created_at, "
+                             "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                             {t, d.channel_id, d.name, d.kind, d.url, at}});
+            },
+            [&](const channel_updated& d) {
+              out.push_back({"UPDATE channels SET name = $3, url = $4, updated_at = $5 "
+                             "WHERE tenant_id = $1 AND channel_id = $2",
+                             {t, d.channel_id, d.name, d.url, at}});
+            },
+            [&](const channel_deleted& d) {
+              out.push_back({"DELETE FROM channels WHERE tenant_id = $1 AND channel_id = $2",
+                             {t, d.channel_id}});
+            },
+            [&](const status_page_created& d) {
+              out.push_back({with_param("INSERT INTO status_pages (tenant_id, page_id, slug, title, "
+                                        "monitor_ids, created_at, updated_at) VALUES ($1, $2, $3, $4, " +
+                                            std::string(text_array_of_json) + ", $6, $6)",
+                                        "$5"),
+                             {t, d.page_id, d.slug, d.title, json_array(d.monitor_ids), at}});
+            },
+            [&](const status_page_updated& d) {
+              out.push_back({with_param("UPDATE status_pages SET slug = $3, title = $4, monitor_ids = " +
+                                            std::string(text_array_of_json) +
+                                            ", updated_at = $6 WHERE tenant_id = $1 AND page_id = $2",
+                                        "$5"),
+                             {t, d.page_id, d.slug, d.title, json_array(d.monitor_ids), at}});
+            },
+            [&](const status_page_deleted& d) {
+              out.push_back({"DELETE FROM status_pages WHERE tenant_id = $1 AND page_id = $2",
+                             {t, d.page_id}});
+            },
+            [&](const maintenance_scheduled& d) {
+              out.push_back({with_param("INSERT INTO maintenance_windows (tenant_id, window_id, title, "
+                                        "monitor_ids, starts_at, ends_at) VALUES ($1, $2, $3, " +
+                                            std::string(text_array_of_json) + ", $5, $6)",
+                                        "$4"),
+                             {t, d.window_id, d.title, json_array(d.monitor_ids), sql_time(d.starts_at),
+                              sql_time(d.ends_at)}});
+            },
+            [&](const maintenance_cancelled& d) {
+              out.push_back({"UPDATE maintenance_windows SET cancelled_at = $3 "
+                             "WHERE tenant_id = $1 AND window_id = $2",
+                             {t, d.window_id, at}});
+            },
+            [&](const monitor_created& d) {
+              const auto& c = d.config;
+              out.push_back({with_param("INSERT INTO monitors (tenant_id, monitor_id, name, kind, target, "
+                                        "interval_s, tags, config, active, status, status_since, "
+                                        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, " +
+                                            std::string(text_array_of_json) +
+                                            ", $8::jsonb, true, 'pending', $9, $9, $9)",
+                                        "$7"),
+                             {t, d.monitor_id, c.name, to_string(c.kind), target_of(c),
+                              std::to_string(c.interval_s), json_array(c.tags), config_json(c), at}});
+            },
+            [&](const monitor_updated& d) {
+              const auto& c = d.config;
+              out.push_back({with_param("UPDATE monitors SET name = $3, kind = $4, target = $5, "
+                                        "interval_s = $6, tags = " +
+                                            std::string(text_array_of_json) +
+                                            ", config = $8::jsonb, updated_at = $9 "
+                                            "WHERE tenant_id = $1 AND monitor_id = $2",
+                                        "$7"),
+                             {t, monitor_of(e.meta), c.name, to_string(c.kind), target_of(c),
+                              std::to_string(c.interval_s), json_array(c.tags), config_json(c), at}});
+            },
+            [&](const monitor_paused&) {
+              out.push_back({"UPDATE monitors SET active = false, updated_at = $3 "
+                             "WHERE tenant_id = $1 AND monitor_id = $2",
+                             {t, monitor_of(e.meta), at}});
+            },
+            [&](const monitor_resumed&) {
+              out.push_back({"UPDATE monitors SET active = true, updated_at = $3 "
+                             "WHERE tenant_id = $1 AND monitor_id = $2",
+                             {t, monitor_of(e.meta), at}});
+            },
+            [&](const monitor_deleted& d) {
+              out.push_back({"DELETE FROM monitors WHERE tenant_id = $1 AND monitor_id = $2",
+                             {t, d.monitor_id}});
+            },
+            [&](const monitor_status_changed& d) {
+              out.push_back({"UPDATE monitors SET status = $3, status_since = $4, status_reason = $5, "
+                             "updated_at = $4 WHERE tenant_id = $1 AND monitor_id = $2",
+                             {t, monitor_of(e.meta), to_string(d.to), at, d.reason}});
+            },
+            [&](const incident_opened& d) {
+              out.push_back({"INSERT INTO incidents (tenant_id, incident_id, monitor_id, cause, opened_at) "
+                             "VALUES ($1, $2, $3, $4, $5)",
+                             {t, d.incident_id, monitor_of(e.meta), d.cause, at}});
+            },
+            [&](const incident_closed& d) {
+              out.push_back({"UPDATE incidents SET closed_at = $3, duration_ms = $4 "
+                             "WHERE tenant_id = $1 AND incident_id = $2",
+                             {t, d.incident_id, at, std::to_string(d.duration_ms)}});
+            },
+            [&](const notification_delivered&) {},
+            [&](const notification_failed&) {},
+            [&](const check_completed&) {},
+        },
+        e.data);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<projection> make_dashboard_projection() { return std::make_unique<dashboard>(); }
+
+}  // namespace kw::projections

@@ -1,0 +1,51 @@
+// The usage projection: per tenant and UTC day, the checks run and the
+// notifications sent (counters that only add, so the order check results
+// and domain events are read in does not matter), and each monitor's
+// activity periods, from which usage_report (0003) computes monitor-hours
+// and the peak of active monitors.
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "projections/projections.hpp"
+
+namespace kw::projections {
+namespace {
+
+class usage final : public projection {
+public:
+  const char* name() const noexcept override { return "usage"; }
+  std::vector<storage::topic> topics() const override {
+    return {storage::topic::events, storage::topic::checks};
+  }
+  std::vector<std::string> tables() const override { return {"usage_daily", "usage_monitor_periods"}; }
+
+  void apply(const std::vector<projected_event>& batch, sql_batch& out) const override {
+    // (tenant, day) -> {checks, notifications}
+    std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> counts;
+    for (auto& r : batch) {
+      const event& e = *r.e;
+      if (std::holds_alternative<check_completed>(e.data)) {
+        ++counts[{e.meta.tenant.get(), sql_day(e.meta.time)}].first;
+      } else if (std::holds_alternative<notification_delivered>(e.data)) {
+        ++counts[{e.meta.tenant.get(), sql_day(e.meta.time)}].second;
+      } else {
+        monitor_period_sql("usage_monitor_periods", e, out);
+      }
+    }
+    if (counts.empty()) return;
+    auto rows = nlohmann::json::array();
+    for (auto& [k, v] : counts) rows.push_back({{"t", k.first}, {"d", k.second}, {"c", v.first}, {"n", v.second}});
+    out.push_back({"INSERT INTO usage_daily AS u (tenant_id, day, checks, notifications) "
+                   "SELECT t, d, c, n FROM json_to_recordset($1::json) AS x(t text, d date, c bigint, n bigint) "
+                   "ON CONFLICT (tenant_id, day) DO UPDATE SET checks = u.checks + excluded.checks, "
+                   "notifications = u.notifications + excluded.notifications",
+                   {rows.dump()}});
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<projection> make_usage_projection() { return std::make_unique<usage>(); }
+
+}  // namespace kw::projections

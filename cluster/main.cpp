@@ -172,8 +172,6 @@ int projections_run(const std::string& config_path, const std::string& data_dir,
 // then replays the log into them from offset 0 (here, when the log can be
 // opened; otherwise the running node's projection does it).
 int projections_rebuild(const std::string& config_path, const std::string& data_dir, const std::string& name) {
-  auto setup = load_for_tools(config_path, data_dir);
-  if (!setup) return fail("projections rebuild: " + setup.err().message);
   std::vector<std::string> names;
   if (name == "all") {
     names = kw::projections::projection_names();
@@ -184,6 +182,8 @@ int projections_rebuild(const std::string& config_path, const std::string& data_
     for (auto& n : kw::projections::projection_names()) known += (known.empty() ? "" : ", ") + n;
     return fail("projections rebuild: no projection named '" + name + "' (known: " + known + ", all)");
   }
+  auto setup = load_for_tools(config_path, data_dir);
+  if (!setup) return fail("projections rebuild: " + setup.err().message);
   auto log = open_log_for_tools(setup->cfg, setup->plans);
   for (auto& n : names) {
     auto view = kw::projections::make_projection(n);

@@ -214,14 +214,13 @@ struct runner::impl {
     return outcome::applied;
   }
 
-  // After a fence: forget the positions and read them again from PostgreSQL.
-  status resync() {
-    ++stats.fenced;
-    std::vector<topic_partition> parts;
-    for (auto& [tp, at] : next) parts.push_back(tp);
+  // Forgets where the consumer is: the next step reads every assigned
+  // partition again from the offsets PostgreSQL holds. After any failure
+  // between a poll and its commit, since the consumer has moved past records
+  // that were not applied.
+  void lose_position() {
+    for (auto& [tp, at] : next) unsynced.insert(tp);
     next.clear();
-    for (auto& tp : parts) unsynced.insert(tp);
-    return sync(parts);
   }
 
   result<std::size_t> step() {
@@ -230,7 +229,10 @@ struct runner::impl {
       if (auto st = sync({unsynced.begin(), unsynced.end()}); !st) return st.err();
     }
     auto polled = consumer->poll(opts.max_batch, opts.poll_timeout);
-    if (!polled) return polled.err();
+    if (!polled) {
+      lose_position();
+      return polled.err();
+    }
     // Only records of positioned partitions, from where PostgreSQL says.
     std::vector<const storage::consumed_record*> recs;
     for (auto& r : *polled) {
@@ -239,6 +241,24 @@ struct runner::impl {
       recs.push_back(&r);
     }
     if (recs.empty()) return std::size_t(0);
+    auto applied = apply_polled(recs);
+    if (!applied) {
+      lose_position();
+      return applied.err();
+    }
+    ++stats.batches;
+    stats.records += std::int64_t(*applied);
+    // The group's own offsets follow, for tools that watch consumer lag;
+    // PostgreSQL's are the ones that count.
+    std::vector<storage::partition_offset> commits;
+    for (auto& [tp, at] : next) commits.push_back({tp.t, tp.partition, log_offset{at}});
+    (void)consumer->commit(commits);
+    return *applied;
+  }
+
+  // Decodes, dead-letters and applies one poll's records; how many it
+  // consumed. On an error or a fence the caller re-reads the positions.
+  result<std::size_t> apply_polled(const std::vector<const storage::consumed_record*>& recs) {
     try {
       std::vector<event> decoded(recs.size());
       std::vector<const event*> events(recs.size(), nullptr);
@@ -258,52 +278,40 @@ struct runner::impl {
       std::string why;
       switch (apply(recs, events, why)) {
         case outcome::applied:
-          break;
+          return recs.size();
         case outcome::fenced:
-          if (auto st = resync(); !st) return st.err();
-          return std::size_t(0);
+          ++stats.fenced;
+          return error{errc::conflict, "the offsets moved under this runner (a rebuild or another runner)"};
         case outcome::rejected:
-          // One record at a time, to find the one PostgreSQL refuses.
-          for (std::size_t i = 0; i < recs.size(); ++i) {
-            std::vector<const storage::consumed_record*> one{recs[i]};
-            std::vector<const event*> ev{events[i]};
-            std::string one_why;
-            auto o = apply(one, ev, one_why);
-            if (o == outcome::fenced) {
-              if (auto st = resync(); !st) return st.err();
-              return i;
-            }
-            if (o == outcome::rejected) {
-              if (auto st = dead_letter(*recs[i], "refused by the read model: " + one_why); !st)
-                return st.err();
-              std::vector<const event*> none{nullptr};
-              if (apply(one, none, one_why) != outcome::applied) {
-                if (auto st = resync(); !st) return st.err();
-                return i;
-              }
-            }
-          }
           break;
       }
+      // One record at a time, to find the one PostgreSQL refuses.
+      for (std::size_t i = 0; i < recs.size(); ++i) {
+        std::vector<const storage::consumed_record*> one{recs[i]};
+        std::vector<const event*> ev{events[i]};
+        std::string one_why;
+        auto o = apply(one, ev, one_why);
+        if (o == outcome::rejected) {
+          if (auto st = dead_letter(*recs[i], "refused by the read model: " + one_why); !st) return st.err();
+          std::vector<const event*> none{nullptr};
+          o = apply(one, none, one_why);
+        }
+        if (o != outcome::applied) {
+          if (o == outcome::fenced) ++stats.fenced;
+          return error{errc::conflict, "record " + std::to_string(recs[i]->offset.get()) + ": " +
+                                           (o == outcome::fenced ? "the offsets moved under this runner"
+                                                                 : "refused: " + one_why)};
+        }
+      }
+      return recs.size();
     } catch (const pqxx::broken_connection& e) {
       db.reset();
       return error{errc::unavailable, std::string("database: ") + e.what()};
     } catch (const std::exception& e) {
-      // The transaction failed in a way that says nothing about the records
-      // (e.g. the commit's outcome is unknown): start again from PostgreSQL.
+      // E.g. a commit whose outcome is unknown: PostgreSQL's offsets say.
       db.reset();
-      for (auto& [tp, at] : next) unsynced.insert(tp);
-      next.clear();
       return error{errc::unavailable, std::string("database: ") + e.what()};
     }
-    ++stats.batches;
-    stats.records += std::int64_t(recs.size());
-    // The group's own offsets follow, for tools that watch consumer lag;
-    // PostgreSQL's are the ones that count.
-    std::vector<storage::partition_offset> commits;
-    for (auto& [tp, at] : next) commits.push_back({tp.t, tp.partition, log_offset{at}});
-    (void)consumer->commit(commits);
-    return recs.size();
   }
 
   // True when (t, p) has nothing past what this member has read.

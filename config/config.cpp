@@ -144,8 +144,11 @@ result<node_config> load_config(const std::string& path,
         return make_error(errc::invalid, env_name(k) + ": " + st.err().message);
     }
   }
+  // Variables of the ops/ scripts, not of the node.
+  static const std::set<std::string> scripts = {"KEEPWATCH_CONFIG", "KEEPWATCH_BUILD_DIR",
+                                                "KEEPWATCH_TEST_JOBS", "KEEPWATCH_JOBS"};
   for (auto& [name, value] : env)
-    if (name.rfind("KEEPWATCH_", 0) == 0 && known.count(name) == 0 && name != "KEEPWATCH_CONFIG")
+    if (name.rfind("KEEPWATCH_", 0) == 0 && known.count(name) == 0 && scripts.count(name) == 0)
       c.unknown_env.push_back(name);
   if (c.log_backend == "kafka" && c.kafka_bootstrap_servers.empty())
     return make_error(errc::invalid,

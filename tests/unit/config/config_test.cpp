@@ -87,6 +87,10 @@ TEST(config, unknown_environment_variables_are_reported_not_fatal) {
   ASSERT_TRUE(c.ok()) << c.err().message;
   EXPECT_EQ(c->partitions, 8);
   EXPECT_EQ(c->unknown_env.size(), 2u);
+  // The ops/ scripts' own variables are not the node's, and not unknown.
+  auto scripts = load_config("", {{"KEEPWATCH_BUILD_DIR", "/tmp/b"}, {"KEEPWATCH_CONFIG", "x.toml"}});
+  ASSERT_TRUE(scripts.ok()) << scripts.err().message;
+  EXPECT_TRUE(scripts->unknown_env.empty());
 }
 
 TEST(plans, the_shipped_catalogue_has_free_pro_and_enterprise) {

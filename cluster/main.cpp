@@ -107,7 +107,8 @@ struct opened_log {
   std::optional<kw::storage::kafka_options> kafka;
 };
 
-kw::result<opened_log> open_log_for_tools(const kw::node_config& cfg, const kw::plan_catalog& plans) {
+kw::result<opened_log> open_log_for_tools(const kw::node_config& cfg, const kw::plan_catalog& plans,
+                                          bool read_only = false) {
   opened_log out;
   if (cfg.log_backend == "kafka") {
     out.kafka = kafka_options_for(cfg, plans);
@@ -116,7 +117,9 @@ kw::result<opened_log> open_log_for_tools(const kw::node_config& cfg, const kw::
     if (!k) return k.err();
     out.log = std::move(*k);
   } else {
-    auto r = kw::storage::rocks_log::open(cfg.data_dir + "/log", cfg.partitions, nullptr);
+    auto r = read_only ? kw::storage::rocks_log::open_read_only(cfg.data_dir + "/log", cfg.partitions)
+                       : kw::storage::rocks_log::open(cfg.data_dir + "/log", cfg.partitions, nullptr);
+    if (!r && read_only) return r.err();
     if (!r)
       return kw::error{r.err().code, r.err().message +
                                          " (a running node holds the embedded log: its projections run inside it)"};
@@ -218,7 +221,7 @@ int projections_rebuild(const std::string& config_path, const std::string& data_
 int projections_status(const std::string& config_path, const std::string& data_dir) {
   auto setup = load_for_tools(config_path, data_dir);
   if (!setup) return fail("projections status: " + setup.err().message);
-  auto log = open_log_for_tools(setup->cfg, setup->plans);
+  auto log = open_log_for_tools(setup->cfg, setup->plans, /*read_only=*/true);
   if (!log) return fail("projections status: " + log.err().message);
   auto rows = kw::projections::projection_status(setup->cfg.database_url, *log->log);
   if (!rows) return fail("projections status: " + rows.err().message);

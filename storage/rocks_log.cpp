@@ -101,8 +101,18 @@ bool decode_record(std::string_view in, stored_record& r) {
 rocks_log::rocks_log(std::string dir, int partitions, std::shared_ptr<chain_sealer> sealer)
     : dir_(std::move(dir)), partitions_(partitions), sealer_(std::move(sealer)) {}
 
+result<std::unique_ptr<rocks_log>> rocks_log::open_read_only(const std::string& dir, int partitions) {
+  return open_impl(dir, partitions, nullptr, true);
+}
+
 result<std::unique_ptr<rocks_log>> rocks_log::open(const std::string& dir, int partitions,
                                                    std::shared_ptr<chain_sealer> sealer) {
+  return open_impl(dir, partitions, std::move(sealer), false);
+}
+
+result<std::unique_ptr<rocks_log>> rocks_log::open_impl(const std::string& dir, int partitions,
+                                                        std::shared_ptr<chain_sealer> sealer,
+                                                        bool read_only) {
   if (partitions <= 0)
     return error{errc::invalid, "data dir " + dir + ": partition count must be positive, got " +
                                     std::to_string(partitions)};
@@ -123,14 +133,18 @@ result<std::unique_ptr<rocks_log>> rocks_log::open(const std::string& dir, int p
     descriptors.emplace_back(name, cf_options);
   }
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(db_options, dir, descriptors, &log->cfs_, &raw);
+  log->read_only_ = read_only;
+  auto s = read_only ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &log->cfs_, &raw)
+                     : rocksdb::DB::Open(db_options, dir, descriptors, &log->cfs_, &raw);
   if (!s.ok()) return storage_error("data dir " + dir, s);
   log->db_.reset(raw);
 
   // The partition count is part of the data: keys are partitioned by it.
   std::string stored;
   s = log->db_->Get(rocksdb::ReadOptions(), log->cfs_[cf_meta], meta_partitions_key, &stored);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound() && read_only) {
+    return error{errc::not_found, "data dir " + dir + " holds no log"};
+  } else if (s.IsNotFound()) {
     std::string v;
     bo::put_u32(v, static_cast<std::uint32_t>(partitions));
     rocksdb::WriteOptions wo;
@@ -175,7 +189,7 @@ result<std::unique_ptr<rocks_log>> rocks_log::open(const std::string& dir, int p
   if (!it->status().ok()) return storage_error("data dir " + dir + ": scanning log", it->status());
   it.reset();
 
-  log->writer_ = std::thread([l = log.get()] { l->run_writer(); });
+  if (!read_only) log->writer_ = std::thread([l = log.get()] { l->run_writer(); });
   return log;
 }
 
@@ -214,13 +228,13 @@ status rocks_log::check(topic t, partition_id p) const {
 void rocks_log::append(partition_id p, std::vector<record> records, append_callback done) {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    if (!stopping_) {
+    if (!stopping_ && !read_only_) {
       queue_.push_back(pending{p, std::move(records), std::move(done)});
       cv_.notify_one();
       return;
     }
   }
-  done(error{errc::unavailable, "log " + dir_ + " is closed"});
+  done(error{errc::unavailable, "log " + dir_ + (read_only_ ? " is open read-only" : " is closed")});
 }
 
 void rocks_log::run_writer() {

@@ -52,6 +52,12 @@ public:
   static result<std::unique_ptr<rocks_log>> open(const std::string& dir, int partitions,
                                                  std::shared_ptr<chain_sealer> sealer);
 
+  // Opens an existing log for reading only, beside the process that writes
+  // it (RocksDB's read-only mode takes no lock): reads, end offsets and
+  // committed offsets as of the moment it opened. append fails with
+  // errc::unavailable, commit_offset with errc::storage. For tools such as `projections status`.
+  static result<std::unique_ptr<rocks_log>> open_read_only(const std::string& dir, int partitions);
+
   ~rocks_log() override;
   rocks_log(const rocks_log&) = delete;
   rocks_log& operator=(const rocks_log&) = delete;
@@ -107,7 +113,11 @@ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<pending> queue_;
+  static result<std::unique_ptr<rocks_log>> open_impl(const std::string& dir, int partitions,
+                                                      std::shared_ptr<chain_sealer> sealer, bool read_only);
+
   bool stopping_ = false;
+  bool read_only_ = false;
   std::thread writer_;
   std::atomic<bool> inject_failure_{false};
 };

@@ -47,6 +47,31 @@ TEST_F(rocks_log_test, a_directory_in_use_is_a_clear_error) {
   EXPECT_NE(second.err().message.find(dir_), std::string::npos) << second.err().message;
 }
 
+TEST_F(rocks_log_test, a_read_only_log_opens_beside_the_writer_and_refuses_writes) {
+  auto missing = rocks_log::open_read_only(dir_ + "/none", 4);
+  ASSERT_FALSE(missing.ok());
+  auto writer = rocks_log::open(dir_, 4, nullptr);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->append_sync(partition_id{1}, {rec("a"), rec("b")}).ok());
+  auto reader = rocks_log::open_read_only(dir_, 4);
+  ASSERT_TRUE(reader.ok()) << reader.err().message;
+  auto end = (*reader)->end_offset(topic::events, partition_id{1});
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->get(), 2);
+  auto read = (*reader)->read(topic::events, partition_id{1}, log_offset{0}, 10);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[1].value, "b");
+  auto refused = (*reader)->append_sync(partition_id{1}, {rec("c")});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.err().code, errc::unavailable);
+  EXPECT_FALSE((*reader)->commit_offset("g", topic::events, partition_id{1}, log_offset{1}).ok());
+  // The writer is unaffected.
+  EXPECT_TRUE((*writer)->append_sync(partition_id{1}, {rec("c")}).ok());
+  auto wrong = rocks_log::open_read_only(dir_, 8);
+  EXPECT_FALSE(wrong.ok());
+}
+
 TEST_F(rocks_log_test, a_partition_count_must_be_positive) {
   auto r = rocks_log::open(dir_, 0, nullptr);
   ASSERT_FALSE(r.ok());

@@ -337,10 +337,15 @@ DECLARE
   n bigint := 0;
   k bigint;
   longest int;
+  shortest int;
   part record;
 BEGIN
+  -- Only partitions older than the shortest retention can hold rows to
+  -- delete: the constant bound lets PostgreSQL skip every newer partition.
+  SELECT coalesce(min(retention_days), 0) INTO shortest FROM plans;
   DELETE FROM heartbeats h USING tenants t JOIN plans p ON p.name = t.plan
    WHERE h.tenant_id = t.tenant_id
+     AND h.checked_at < p_now - make_interval(days => shortest)
      AND h.checked_at < p_now - make_interval(days => p.retention_days);
   GET DIAGNOSTICS k = ROW_COUNT; n := n + k;
   DELETE FROM monitor_stats_day s USING tenants t JOIN plans p ON p.name = t.plan

@@ -1,0 +1,80 @@
+// The route table (router.hpp).
+#include "gateway/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace kw::gateway {
+namespace {
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t i = 1;
+  while (i <= path.size()) {
+    const auto slash = path.find('/', i);
+    const auto end = slash == std::string::npos ? path.size() : slash;
+    out.push_back(path.substr(i, end - i));
+    i = end + 1;
+  }
+  return out;
+}
+
+bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path, path_params& out) {
+  if (pattern.size() != path.size()) return false;
+  out.clear();
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const auto& p = pattern[i];
+    if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+      if (path[i].empty()) return false;
+      out[p.substr(1, p.size() - 2)] = path[i];
+    } else if (p != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void router::add(const std::string& method, const std::string& pattern, handler h) {
+  entries_.push_back({method, pattern, split(pattern), std::move(h)});
+}
+
+http_response router::route(const http_request& req) const {
+  const auto segments = split(req.path);
+  std::string allow;
+  path_params params;
+  http_response res;
+  bool found = false;
+  for (auto& e : entries_) {
+    if (!match(e.segments, segments, params)) continue;
+    if (e.method != req.method && !(req.method == "HEAD" && e.method == "GET")) {
+      if (allow.find(e.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + e.method;
+      continue;
+    }
+    try {
+      res = e.h(req, params);
+    } catch (const std::exception& ex) {
+      spdlog::error("request {} {} {}: {}", req.request_id, req.method, req.path, ex.what());
+      res = http_response::error(500, "internal", "internal error", req.request_id);
+    }
+    found = true;
+    break;
+  }
+  if (!found && !allow.empty()) {
+    res = http_response::error(405, "method_not_allowed", req.method + " is not allowed on " + req.path,
+                               req.request_id);
+    res.set_header("Allow", allow);
+  } else if (!found) {
+    res = http_response::error(404, "not_found", "no such resource: " + req.path, req.request_id);
+  }
+  res.set_header("X-Request-Id", req.request_id);
+  return res;
+}
+
+std::vector<route_info> router::routes() const {
+  std::vector<route_info> out;
+  for (auto& e : entries_) out.push_back({e.method, e.pattern});
+  return out;
+}
+
+}  // namespace kw::gateway

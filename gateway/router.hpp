@@ -1,0 +1,45 @@
+// Routing: a table of (method, path pattern) -> handler, and one function
+// from request to response. Patterns are literal segments and `{name}`
+// parameters ("/api/v1/monitors/{id}"); a parameter matches one non-empty
+// segment. An unknown path is a JSON 404, a known path with another method
+// a JSON 405 with Allow. Every response carries X-Request-Id.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gateway/http_message.hpp"
+
+namespace kw::gateway {
+
+using path_params = std::map<std::string, std::string>;
+using handler = std::function<http_response(const http_request&, const path_params&)>;
+
+struct route_info {
+  std::string method;
+  std::string pattern;
+};
+
+class router {
+public:
+  void add(const std::string& method, const std::string& pattern, handler h);
+
+  // Routes `req`; a handler that throws gives a JSON 500 (and is a bug).
+  http_response route(const http_request& req) const;
+
+  // Every (method, pattern), in the order added (the OpenAPI test uses it).
+  std::vector<route_info> routes() const;
+
+private:
+  struct entry {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    handler h;
+  };
+  std::vector<entry> entries_;
+};
+
+}  // namespace kw::gateway

@@ -1,0 +1,52 @@
+// API v1: the routes, as one function from request to response over a node
+// (writes become commands to the owning actors) and PostgreSQL (reads from
+// the read models, as keepwatch_app under row-level security).
+//
+// Callers authenticate with `Authorization: Bearer <access token>`; the
+// tenant comes from the token, and the caller's role is read from the
+// tenant's actor at each request, so a role change or a removal takes effect
+// at once. Another tenant's ids answer 404, never 403.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "events/result.hpp"
+#include "gateway/http_message.hpp"
+#include "gateway/passwords.hpp"
+#include "gateway/router.hpp"
+
+namespace kw {
+class node;
+}
+
+namespace kw::gateway {
+
+struct api_options {
+  std::string database_url;           // the owner's URL; transactions drop to keepwatch_app
+  std::string jwt_key;                // at least 32 bytes
+  int access_ttl_s = 900;
+  int refresh_ttl_s = 30 * 86400;
+  int pool_size = 8;
+  password_cost cost = password_cost::interactive;
+  std::string default_plan = "free";  // for sign-ups
+  std::string node_name = "node-1";
+};
+
+class api {
+public:
+  api(node& n, api_options o);
+  ~api();
+  api(const api&) = delete;
+  api& operator=(const api&) = delete;
+
+  http_response handle(const http_request& req) const;
+  const router& routes() const;
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kw::gateway

@@ -1,0 +1,93 @@
+// The gateway's PostgreSQL pool (pg_pool.hpp).
+#include "gateway/pg_pool.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+namespace kw::gateway {
+
+struct pg_pool::impl {
+  std::string url;
+  int size = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<pqxx::connection>> idle;
+  int open = 0;
+
+  std::unique_ptr<pqxx::connection> take() {
+    std::unique_lock<std::mutex> lk(mu);
+    cv.wait(lk, [&] { return !idle.empty() || open < size; });
+    if (!idle.empty()) {
+      auto c = std::move(idle.back());
+      idle.pop_back();
+      return c;
+    }
+    ++open;
+    lk.unlock();
+    try {
+      return std::make_unique<pqxx::connection>(url);
+    } catch (...) {
+      std::lock_guard<std::mutex> g(mu);
+      --open;
+      cv.notify_one();
+      throw;
+    }
+  }
+
+  void give_back(std::unique_ptr<pqxx::connection> c) {
+    std::lock_guard<std::mutex> lk(mu);
+    if (c && c->is_open()) {
+      idle.push_back(std::move(c));
+    } else {
+      --open;
+    }
+    cv.notify_one();
+  }
+};
+
+pg_pool::pg_pool(std::string url, int size) : impl_(std::make_unique<impl>()) {
+  impl_->url = std::move(url);
+  if (impl_->url.find("connect_timeout") == std::string::npos)
+    impl_->url += (impl_->url.find("://") != std::string::npos
+                       ? (impl_->url.find('?') == std::string::npos ? "?" : "&")
+                       : " ") +
+                  std::string("connect_timeout=5");
+  impl_->size = size < 1 ? 1 : size;
+}
+
+pg_pool::~pg_pool() = default;
+
+status pg_pool::with_tenant(const std::string& tenant, const std::function<void(pqxx::transaction_base&)>& fn) {
+  std::unique_ptr<pqxx::connection> c;
+  try {
+    c = impl_->take();
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, std::string("database: ") + e.what()};
+  }
+  status out = ok_status();
+  try {
+    pqxx::work w(*c);
+    w.exec("SET LOCAL ROLE keepwatch_app");
+    if (!tenant.empty()) w.exec_params("SELECT set_config('keepwatch.tenant_id', $1, true)", tenant);
+    fn(w);
+    w.commit();
+  } catch (const pqxx::broken_connection& e) {
+    c.reset();
+    out = error{errc::unavailable, std::string("database: ") + e.what()};
+  } catch (const pqxx::sql_error& e) {
+    out = error{errc::storage, std::string("database: ") + e.what()};
+  } catch (const std::exception& e) {
+    out = error{errc::internal, e.what()};
+  }
+  impl_->give_back(std::move(c));
+  return out;
+}
+
+bool pg_pool::reachable() {
+  return with_tenant("", [](pqxx::transaction_base& w) { w.exec("SELECT 1"); }).ok();
+}
+
+}  // namespace kw::gateway

@@ -3,10 +3,13 @@
 
 #include <chrono>
 #include <mutex>
+#include <cstring>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <sodium.h>
 
 #include "actors/common/roles.hpp"
 #include "actors/host/node.hpp"
@@ -359,6 +362,239 @@ struct api::impl {
     return http_response::json(200, {{"user_id", c.user_id}, {"tenant_id", c.tenant}, {"role", c.role}});
   }
 
+  // ---- monitors
+
+  // The caller, or the response refusing it; tenant-scoped routes only.
+  // Platform-level callers are not tenants' members: handled in a later step.
+  static std::optional<http_response> refused(std::variant<caller, http_response>& who) {
+    if (auto* r = std::get_if<http_response>(&who)) return *r;
+    return std::nullopt;
+  }
+
+  // A monitor configuration from a request body: the defaults, overlaid by
+  // the body's fields, then decoded strictly. Unknown fields and the push
+  // token (the server makes it) are refused by name.
+  static std::optional<json> monitor_config_from(const json& b, monitor_config& cfg, const monitor_config& base) {
+    json j;
+    to_json(j, base);
+    json details = json::array();
+    for (auto& [k, v] : b.items()) {
+      if (!j.contains(k) || k == "push_token") {
+        details.push_back({{"field", k}, {"message", "unknown field"}});
+        continue;
+      }
+      j[k] = v;
+    }
+    if (!details.empty()) return details;
+    auto st = from_json(j, cfg, "monitor");
+    if (!st) {
+      std::string msg = st.err().message;
+      std::string field;
+      if (msg.rfind("monitor.", 0) == 0) {
+        const auto colon = msg.find(':');
+        field = msg.substr(8, colon == std::string::npos ? std::string::npos : colon - 8);
+        if (colon != std::string::npos) msg = msg.substr(colon + 2);
+      }
+      return json::array({{{"field", field}, {"message", msg}}});
+    }
+    return std::nullopt;
+  }
+
+  json write_reply(const command_reply& r) const {
+    return {{"event_ids", r.event_ids}, {"offsets", r.offsets}, {"partition", r.partition},
+            {"duplicate", r.duplicate}};
+  }
+
+  http_response create_monitor(const http_request& req) const {
+    auto who = authenticate(req);
+    if (auto r = refused(who)) return *r;
+    auto& c = std::get<caller>(who);
+    json b;
+    if (auto bad = body_object(req, b)) return *bad;
+    monitor_config cfg;
+    if (auto details = monitor_config_from(b, cfg, monitor_config{})) return invalid(req, *details);
+    if (cfg.kind == monitor_kind::push) cfg.push_token = random_hex(16);
+    const std::string id = "m_" + random_hex(8);
+    auto reply = n.execute(tenant::command{meta_for(req, c.user_id), tenant::create_monitor{id, cfg}},
+                           tenant_id{c.tenant});
+    if (!reply) return from_error(reply.err(), req);
+    auto out = write_reply(*reply);
+    out["monitor_id"] = id;
+    if (cfg.kind == monitor_kind::push) out["push_url"] = "/api/v1/push/" + cfg.push_token;
+    auto res = http_response::json(201, out);
+    res.set_header("Location", "/api/v1/monitors/" + id);
+    return res;
+  }
+
+  http_response delete_monitor(const http_request& req, const path_params& p) const {
+    auto who = authenticate(req);
+    if (auto r = refused(who)) return *r;
+    auto& c = std::get<caller>(who);
+    auto reply = n.execute(tenant::command{meta_for(req, c.user_id), tenant::delete_monitor{p.at("id")}},
+                           tenant_id{c.tenant});
+    if (!reply) return from_error(reply.err(), req);
+    return http_response::json(200, write_reply(*reply));
+  }
+
+  // Read-your-writes: `?wait_for=<partition>:<offset>` holds the read until
+  // the dashboard projection has applied that offset of the events topic
+  // (at most `wait_ms`, default 2000, max 10000); then it reads anyway and
+  // says so in X-Keepwatch-Stale.
+  bool wait_for(const http_request& req) const {
+    auto it = req.query.find("wait_for");
+    if (it == req.query.end()) return true;
+    const auto colon = it->second.find(':');
+    if (colon == std::string::npos) return false;
+    int partition = 0;
+    long long offset = 0;
+    try {
+      partition = std::stoi(it->second.substr(0, colon));
+      offset = std::stoll(it->second.substr(colon + 1));
+    } catch (...) {
+      return false;
+    }
+    long wait_ms = 2000;
+    if (auto w = req.query.find("wait_ms"); w != req.query.end()) {
+      try {
+        wait_ms = std::min(10000L, std::max(0L, std::stol(w->second)));
+      } catch (...) {
+      }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    for (;;) {
+      bool passed = false;
+      (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
+        auto r = w.exec_params("SELECT next_offset > $1 FROM projection_offsets WHERE projection = 'dashboard' "
+                               "AND topic = 'keepwatch.events.v1' AND log_partition = $2",
+                               offset, partition);
+        passed = !r.empty() && r[0][0].as<bool>();
+      });
+      if (passed) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  static json monitor_json(const pqxx::row& r) {
+    auto num = [](const pqxx::field& f) { return f.is_null() ? json() : json(f.as<double>()); };
+    auto str = [](const pqxx::field& f) { return f.is_null() ? json() : json(f.c_str()); };
+    return {{"monitor_id", r["monitor_id"].c_str()},
+            {"name", r["name"].c_str()},
+            {"kind", r["kind"].c_str()},
+            {"target", r["target"].c_str()},
+            {"interval_s", r["interval_s"].as<int>()},
+            {"tags", json::parse(r["tags_json"].c_str())},
+            {"active", r["active"].as<bool>()},
+            {"status", r["status"].c_str()},
+            {"status_since", r["status_since_s"].c_str()},
+            {"last_check_at", str(r["last_check_at_s"])},
+            {"last_check_ok", r["last_check_ok"].is_null() ? json() : json(r["last_check_ok"].as<bool>())},
+            {"last_latency_us", r["last_latency_us"].is_null() ? json() : json(r["last_latency_us"].as<long long>())},
+            {"uptime_24h", num(r["uptime_24h"])},
+            {"uptime_7d", num(r["uptime_7d"])},
+            {"uptime_30d", num(r["uptime_30d"])},
+            {"avg_latency_us_24h",
+             r["avg_latency_us_24h"].is_null() ? json() : json(r["avg_latency_us_24h"].as<long long>())}};
+  }
+
+  static constexpr const char* overview_columns =
+      "monitor_id, name, kind, target, interval_s, to_json(tags)::text AS tags_json, active, status, "
+      "to_char(status_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS status_since_s, "
+      "to_char(last_check_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_check_at_s, "
+      "last_check_ok, last_latency_us, uptime_24h, uptime_7d, uptime_30d, avg_latency_us_24h";
+
+  http_response list_monitors(const http_request& req) const {
+    auto who = authenticate(req);
+    if (auto r = refused(who)) return *r;
+    auto& c = std::get<caller>(who);
+    json details = json::array();
+    int limit = 50;
+    if (auto l = req.query.find("limit"); l != req.query.end()) {
+      try {
+        limit = std::stoi(l->second);
+      } catch (...) {
+        limit = -1;
+      }
+      if (limit < 1 || limit > 200) details.push_back({{"field", "limit"}, {"message", "must be 1 to 200"}});
+    }
+    std::string after;
+    if (auto cur = req.query.find("cursor"); cur != req.query.end()) {
+      after = from_cursor(cur->second);
+      if (after.empty()) details.push_back({{"field", "cursor"}, {"message", "not a cursor of this list"}});
+    }
+    static const std::set<std::string> statuses{"pending", "up", "down", "maintenance"};
+    auto status = req.query.count("status") ? req.query.at("status") : "";
+    if (!status.empty() && !statuses.count(status))
+      details.push_back({{"field", "status"}, {"message", "one of pending, up, down, maintenance"}});
+    for (auto& [k, v] : req.query)
+      if (k != "limit" && k != "cursor" && k != "status" && k != "tag" && k != "name" && k != "wait_for" &&
+          k != "wait_ms")
+        details.push_back({{"field", k}, {"message", "unknown query parameter"}});
+    if (!details.empty()) return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+    const bool fresh = wait_for(req);
+    const std::string tag = req.query.count("tag") ? req.query.at("tag") : "";
+    const std::string name = req.query.count("name") ? req.query.at("name") : "";
+    json items = json::array();
+    bool more = false;
+    auto st = pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
+      auto rows = w.exec_params(
+          std::string("SELECT ") + overview_columns +
+              " FROM monitor_overview WHERE monitor_id > $1 AND ($2 = '' OR status = $2) "
+              "AND ($3 = '' OR $3 = ANY(tags)) AND ($4 = '' OR name ILIKE '%' || $4 || '%') "
+              "ORDER BY monitor_id LIMIT $5",
+          after, status, tag, name, limit + 1);
+      for (const auto& r : rows) {
+        if (int(items.size()) == limit) {
+          more = true;
+          break;
+        }
+        items.push_back(monitor_json(r));
+      }
+    });
+    if (!st) return from_error(st.err(), req);
+    json out{{"items", items}, {"next_cursor", more ? json(to_cursor(items.back()["monitor_id"])) : json()}};
+    auto res = http_response::json(200, out);
+    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
+    return res;
+  }
+
+  http_response get_monitor(const http_request& req, const path_params& p) const {
+    auto who = authenticate(req);
+    if (auto r = refused(who)) return *r;
+    auto& c = std::get<caller>(who);
+    const bool fresh = wait_for(req);
+    json item;
+    auto st = pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
+      auto rows = w.exec_params(std::string("SELECT ") + overview_columns + " FROM monitor_overview WHERE monitor_id = $1",
+                                p.at("id"));
+      if (!rows.empty()) item = monitor_json(rows[0]);
+    });
+    if (!st) return from_error(st.err(), req);
+    if (item.is_null())
+      return http_response::error(404, "not_found", "no monitor " + p.at("id"), req.request_id);
+    auto res = http_response::json(200, item);
+    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
+    return res;
+  }
+
+  // Opaque cursors: the last id of a page, base64url.
+  static std::string to_cursor(const std::string& id) {
+    std::string out(sodium_base64_encoded_len(id.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(id.data()), id.size(),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out.resize(std::strlen(out.c_str()));
+    return out;
+  }
+  static std::string from_cursor(const std::string& c) {
+    std::string out(c.size(), '\0');
+    std::size_t len = 0;
+    if (c.empty() || sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), c.data(), c.size(),
+                                       nullptr, &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+      return {};
+    out.resize(len);
+    return valid_utf8(out) ? out : std::string();
+  }
+
   void load_revoked() {
     (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
       w.exec("DELETE FROM revoked_access_tokens WHERE expires_at < now()");
@@ -384,6 +620,13 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
   r.add("POST", "/api/v1/auth/refresh", [im](const http_request& q, const path_params&) { return im->refresh(q); });
   r.add("POST", "/api/v1/auth/logout", [im](const http_request& q, const path_params&) { return im->logout(q); });
   r.add("GET", "/api/v1/me", [im](const http_request& q, const path_params&) { return im->me(q); });
+  r.add("POST", "/api/v1/monitors",
+        [im](const http_request& q, const path_params&) { return im->create_monitor(q); });
+  r.add("GET", "/api/v1/monitors", [im](const http_request& q, const path_params&) { return im->list_monitors(q); });
+  r.add("GET", "/api/v1/monitors/{id}",
+        [im](const http_request& q, const path_params& p) { return im->get_monitor(q, p); });
+  r.add("DELETE", "/api/v1/monitors/{id}",
+        [im](const http_request& q, const path_params& p) { return im->delete_monitor(q, p); });
 }
 
 api::~api() = default;

@@ -47,3 +47,7 @@ BEGIN
   END IF;
 END
 $$;
+
+-- Read-your-writes: a reader may wait until the dashboard has applied an
+-- offset. Offsets are positions in the log, not tenant data.
+GRANT SELECT ON projection_offsets TO keepwatch_app;

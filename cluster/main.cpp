@@ -13,6 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <fstream>
+#include <sys/stat.h>
 #include <map>
 #include <pthread.h>
 
@@ -22,6 +24,9 @@
 #include "events/hash_chain.hpp"
 #include "projections/migrations.hpp"
 #include "projections/service.hpp"
+#include "gateway/api.hpp"
+#include "gateway/server.hpp"
+#include "gateway/tokens.hpp"
 #include "storage/dev_broker.hpp"
 #include "storage/kafka_log.hpp"
 #include "storage/rocks_log.hpp"
@@ -86,6 +91,26 @@ int dev_broker(int brokers, int partitions, const std::string& prefix) {
   sigwait(&stop_signals, &sig);
   spdlog::info("dev-broker: signal {}: stopping", sig);
   return 0;
+}
+
+// The key that signs access tokens: read from `path`, or made there (32
+// random bytes, hex, mode 0600) at first start.
+kw::result<std::string> jwt_key(const std::string& path) {
+  std::ifstream in(path);
+  if (in) {
+    std::string key;
+    std::getline(in, key);
+    if (key.size() < 32) return kw::error{kw::errc::invalid, path + ": the key must be at least 32 characters"};
+    return key;
+  }
+  const std::string key = kw::gateway::random_hex(32);
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << key << "\n";
+    if (!out) return kw::error{kw::errc::storage, "cannot write " + path};
+  }
+  ::chmod(path.c_str(), 0600);
+  return key;
 }
 
 // A database URL without its password, for logs.
@@ -281,6 +306,32 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     views = std::move(*started);
     spdlog::info("projections running into {}", redact(cfg->database_url));
   }
+  // The gateway: the HTTP API, over the node and the read models.
+  std::unique_ptr<kw::gateway::api> api;
+  std::unique_ptr<kw::gateway::server> http;
+  if (!cfg->database_url.empty() && cfg->gateway_port > 0) {
+    auto key = jwt_key(cfg->gateway_jwt_key_file.empty() ? cfg->data_dir + "/jwt.key" : cfg->gateway_jwt_key_file);
+    if (!key) return fail("gateway: " + key.err().message);
+    kw::gateway::api_options ao;
+    ao.database_url = cfg->database_url;
+    ao.jwt_key = *key;
+    ao.access_ttl_s = cfg->gateway_access_ttl_s;
+    ao.refresh_ttl_s = cfg->gateway_refresh_ttl_s;
+    ao.pool_size = cfg->gateway_threads + 2;
+    ao.node_name = cfg->node_name;
+    api = std::make_unique<kw::gateway::api>(**n, ao);
+    kw::gateway::server_options so;
+    so.address = cfg->gateway_address;
+    so.port = static_cast<std::uint16_t>(cfg->gateway_port);
+    so.threads = cfg->gateway_threads;
+    so.body_limit = static_cast<std::size_t>(cfg->gateway_body_limit_bytes);
+    auto* a = api.get();
+    auto started = kw::gateway::server::start(so, [a](const kw::gateway::http_request& q) { return a->handle(q); });
+    if (!started) return fail(started.err().message);
+    http = std::move(*started);
+    spdlog::info("gateway listening on http://{}:{} (sign up: POST /api/v1/auth/signup)", cfg->gateway_address,
+                 http->port());
+  }
   auto& rec = (*n)->recovery();
   spdlog::info("keepwatch node {} serving on the {} log: data {}, {} partitions, {} events replayed from {} "
                "snapshots in {:.3f} s, {} monitors",
@@ -289,6 +340,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: stopping (snapshotting, closing the log)", sig);
+  if (http) http->stop();
   if (views) views->stop();
   (*n)->stop();
   spdlog::info("stopped cleanly");

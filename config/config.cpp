@@ -86,6 +86,13 @@ std::vector<key_spec> specs(node_config& c) {
       int_key("checks", "jitter_pct", &c.jitter_pct, 0, 50),
       int_key("checks", "webhook_max_attempts", &c.webhook_max_attempts, 1, 20),
       int_key("checks", "webhook_initial_backoff_ms", &c.webhook_initial_backoff_ms, 1, 600000),
+      str_key("gateway", "address", &c.gateway_address),
+      int_key("gateway", "port", &c.gateway_port, 0, 65535),
+      int_key("gateway", "threads", &c.gateway_threads, 1, 256),
+      str_key("gateway", "jwt_key_file", &c.gateway_jwt_key_file),
+      int_key("gateway", "access_ttl_s", &c.gateway_access_ttl_s, 60, 86400),
+      int_key("gateway", "refresh_ttl_s", &c.gateway_refresh_ttl_s, 3600, 365 * 86400),
+      int_key("gateway", "body_limit_bytes", &c.gateway_body_limit_bytes, 1024, 64 << 20),
       str_key("plans", "file", &c.plans_file),
   };
 }

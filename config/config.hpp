@@ -41,6 +41,14 @@ struct node_config {
   int jitter_pct = 10;  // each check fires at interval ± jitter
   int webhook_max_attempts = 5;
   int webhook_initial_backoff_ms = 500;
+  // [gateway]
+  std::string gateway_address = "127.0.0.1";
+  int gateway_port = 8080;               // 0: the gateway is off
+  int gateway_threads = 4;
+  std::string gateway_jwt_key_file;      // empty: <data_dir>/jwt.key, made at first start
+  int gateway_access_ttl_s = 900;
+  int gateway_refresh_ttl_s = 30 * 86400;
+  int gateway_body_limit_bytes = 1 << 20;
   // [plans]
   std::string plans_file;  // empty: the catalogue shipped in config/plans.toml
 

@@ -23,7 +23,16 @@ if [[ -z "${KEEPWATCH_DATABASE_URL:-}" ]]; then
 fi
 echo "keepwatch: data in $KEEPWATCH_NODE_DATA_DIR, config $config"
 echo "keepwatch: read models in $KEEPWATCH_DATABASE_URL"
-echo "keepwatch: the HTTP API and dashboard come with the gateway (not in this release)"
+port="${KEEPWATCH_GATEWAY_PORT:-8080}"
+cat <<EOF
+keepwatch: the API is at http://127.0.0.1:$port/api/v1 (the web dashboard is not in this release).
+keepwatch: sign up (creates your tenant, you are its owner), then log in:
+  curl -s -X POST http://127.0.0.1:$port/api/v1/auth/signup -H 'Content-Type: application/json' \\
+       -d '{"email":"you@example.com","password":"at least 10 chars","tenant_name":"Acme"}'
+  curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\
+       -d '{"email":"you@example.com","password":"at least 10 chars"}'
+  then send "Authorization: Bearer <access_token>" to /api/v1/monitors.
+EOF
 
 "$build/cluster/keepwatch" serve --config "$config" "$@" &
 node=$!

@@ -24,6 +24,8 @@ TEST(config, the_example_file_loads_with_its_documented_defaults) {
   EXPECT_EQ(c->partitions, defaults.partitions);
   EXPECT_EQ(c->data_dir, defaults.data_dir);
   EXPECT_EQ(c->log_backend, "embedded");
+  EXPECT_EQ(c->gateway_port, defaults.gateway_port);
+  EXPECT_EQ(c->gateway_access_ttl_s, defaults.gateway_access_ttl_s);
 }
 
 TEST(config, environment_overrides_the_file) {
@@ -45,6 +47,8 @@ TEST(config, bad_settings_are_errors_that_name_the_key) {
       {"[log]\npartitions = 0\n", {}, "log.partitions"},
       {"[log]\npartitions = \"eight\"\n", {}, "log.partitions"},
       {"[log]\nbackend = \"paper\"\n", {}, "log.backend"},
+      {"[gateway]\nport = 70000\n", {}, "gateway.port"},
+      {"", {{"KEEPWATCH_GATEWAY_ACCESS_TTL_S", "5"}}, "KEEPWATCH_GATEWAY_ACCESS_TTL_S"},
       {"[node]\nnmae = \"typo\"\n", {}, "node.nmae"},
       {"[node]\nlog_level = \"loud\"\n", {}, "node.log_level"},
       {"this is = not toml [", {}, "config"},

@@ -314,6 +314,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     if (!key) return fail("gateway: " + key.err().message);
     kw::gateway::api_options ao;
     ao.database_url = cfg->database_url;
+    ao.app_database_url = cfg->database_app_url;
     ao.jwt_key = *key;
     ao.access_ttl_s = cfg->gateway_access_ttl_s;
     ao.refresh_ttl_s = cfg->gateway_refresh_ttl_s;

@@ -80,6 +80,7 @@ std::vector<key_spec> specs(node_config& c) {
       int_key("kafka", "timeout_ms", &c.kafka_timeout_ms, 100, 600000),
       int_key("kafka", "producers", &c.kafka_producers, 1, 1024),
       str_key("database", "url", &c.database_url),
+      str_key("database", "app_url", &c.database_app_url),
       int_key("tenants", "passivate_after_s", &c.passivate_after_s, 1, 86400 * 7),
       int_key("snapshots", "interval_s", &c.snapshot_interval_s, 1, 86400),
       int_key("checks", "prober_threads", &c.prober_threads, 1, 64),

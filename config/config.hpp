@@ -32,6 +32,7 @@ struct node_config {
   std::map<std::string, std::string> kafka_properties;  // passed to librdkafka as is
   // [database]
   std::string database_url;  // PostgreSQL for the read models (postgresql://...)
+  std::string database_app_url;  // the gateway's, as keepwatch_app; empty: derived
   // [tenants]
   int passivate_after_s = 600;
   // [snapshots]

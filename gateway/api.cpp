@@ -138,7 +138,10 @@ struct api::impl {
   mutable std::set<std::string> revoked;  // jtis revoked by logout (also in PostgreSQL)
 
   impl(node& nd, api_options opts)
-      : n(nd), o(std::move(opts)), signer(o.jwt_key), pool(o.database_url, o.pool_size) {}
+      : n(nd),
+        o(std::move(opts)),
+        signer(o.jwt_key),
+        pool(o.app_database_url.empty() ? app_url_from(o.database_url) : o.app_database_url, o.pool_size) {}
 
   // ---- authentication
 
@@ -602,6 +605,16 @@ struct api::impl {
     });
   }
 };
+
+std::string app_url_from(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url + " user=keepwatch_app password=''";
+  const auto rest = scheme + 3;
+  const auto slash = url.find_first_of("/?", rest);
+  const auto at = url.rfind('@', slash == std::string::npos ? std::string::npos : slash);
+  const auto host = (at == std::string::npos || at < rest) ? rest : at + 1;
+  return url.substr(0, rest) + "keepwatch_app@" + url.substr(host);
+}
 
 api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))) {
   impl_->load_revoked();

@@ -23,7 +23,11 @@ class node;
 namespace kw::gateway {
 
 struct api_options {
-  std::string database_url;           // the owner's URL; transactions drop to keepwatch_app
+  // Where the gateway reads and writes, logged in as keepwatch_app (no table
+  // ownership, no BYPASSRLS). Empty: database_url with its user replaced by
+  // keepwatch_app (app_url_from).
+  std::string app_database_url;
+  std::string database_url;
   std::string jwt_key;                // at least 32 bytes
   int access_ttl_s = 900;
   int refresh_ttl_s = 30 * 86400;
@@ -32,6 +36,10 @@ struct api_options {
   std::string default_plan = "free";  // for sign-ups
   std::string node_name = "node-1";
 };
+
+// `url` (a libpq URL or key=value string) with the user keepwatch_app and no
+// password.
+std::string app_url_from(const std::string& url);
 
 class api {
 public:

@@ -301,9 +301,13 @@ BEGIN
     'audit_entities']
   LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+    -- After a SET LOCAL ends, the setting reads '' (not NULL) on that
+    -- connection: nullif makes that, too, match nothing, and no row may
+    -- have an empty tenant.
     EXECUTE format(
       'CREATE POLICY tenant_isolation ON %I USING '
-      '(tenant_id = current_setting(''keepwatch.tenant_id'', true))', t);
+      '(tenant_id = nullif(current_setting(''keepwatch.tenant_id'', true), ''''))', t);
+    EXECUTE format('ALTER TABLE %I ADD CHECK (tenant_id <> '''')', t);
     EXECUTE format('GRANT SELECT ON %I TO keepwatch_app', t);
   END LOOP;
 END
@@ -409,9 +413,16 @@ GRANT SELECT ON monitor_overview TO keepwatch_app;
 -- names, nothing else.
 CREATE FUNCTION status_page_by_slug(p_slug text)
 RETURNS TABLE (tenant_id text, page_id text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-  SELECT tenant_id, page_id FROM status_pages WHERE slug = p_slug
+-- Its search_path names pg_temp last, and the table is qualified, so a
+-- caller's temporary objects cannot stand in for status_pages and run as
+-- the owner.
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+  SELECT tenant_id, page_id FROM public.status_pages WHERE slug = p_slug
    ORDER BY created_at, tenant_id LIMIT 1
 $$;
 REVOKE ALL ON FUNCTION status_page_by_slug(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION status_page_by_slug(text) TO keepwatch_app;
+
+-- The maintenance functions are the owner's (the projection runner's) alone.
+REVOKE ALL ON FUNCTION kw_heartbeat_partition(date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kw_purge_read_models(timestamptz) FROM PUBLIC;

@@ -249,3 +249,19 @@ TEST_F(AuthApiTest, ThroughTheHttpServer) {
   EXPECT_EQ(fetch("/readyz"), "200");
   EXPECT_EQ(fetch("/api/v1/me"), "401");
 }
+
+TEST_F(AuthApiTest, TheGatewayLogsInAsTheApplicationRole) {
+  signup("ada@example.com");
+  EXPECT_EQ(scalar(url_, "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+            "keepwatch_app");
+}
+
+TEST(AppUrl, ReplacesTheUserOfAnyUrl) {
+  EXPECT_EQ(app_url_from("postgresql://postgres@127.0.0.1:5432/keepwatch"),
+            "postgresql://keepwatch_app@127.0.0.1:5432/keepwatch");
+  EXPECT_EQ(app_url_from("postgresql://owner:s3cret@db.example:5432/kw?sslmode=require"),
+            "postgresql://keepwatch_app@db.example:5432/kw?sslmode=require");
+  EXPECT_EQ(app_url_from("postgres://db/kw"), "postgres://keepwatch_app@db/kw");
+  EXPECT_EQ(app_url_from("host=db dbname=kw user=owner"), "host=db dbname=kw user=owner user=keepwatch_app password=''");
+}

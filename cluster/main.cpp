@@ -85,7 +85,8 @@ int dev_broker(int brokers, int partitions, const std::string& prefix) {
   std::printf("%s\n", (*broker)->bootstrap().c_str());
   std::fflush(stdout);
   spdlog::info("dev-broker: {} broker(s) at {}, topics with {} partitions (prefix \"{}\"). "
-               "For development and tests only: the data lives in memory and is gone at exit.",
+               "For development and tests only: the data lives in memory and is gone at exit, and each partition "
+               "keeps at most 5 MiB or 100,000 message sets (older records are dropped).",
                brokers, (*broker)->bootstrap(), partitions, prefix);
   int sig = 0;
   sigwait(&stop_signals, &sig);

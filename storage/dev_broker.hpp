@@ -2,7 +2,10 @@
 // memory — on 127.0.0.1, for development and tests. NOT a Kafka: nothing is
 // persisted, and (librdkafka 2.0.2) it does not implement CreateTopics, nor
 // transaction markers: records of an aborted transaction that reached it stay
-// visible to read_committed readers. Keepwatch's topics must be created on it
+// visible to read_committed readers. It keeps at most 5 MiB or 100,000
+// message sets per partition and silently drops the oldest beyond that (a
+// reader then jumps past the gap): keep development histories below it.
+// Keepwatch's topics must be created on it
 // with create_topic (kafka_topic_specs() lists them); `keepwatch dev-broker`
 // does that.
 //

@@ -14,6 +14,7 @@
 #include "actors/common/roles.hpp"
 #include "actors/host/node.hpp"
 #include "events/codec.hpp"
+#include "gateway/openapi.hpp"
 #include "gateway/pg_pool.hpp"
 #include "gateway/server.hpp"
 #include "gateway/tokens.hpp"
@@ -627,6 +628,11 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
     const bool db = im->pool.reachable();
     const int st = db ? 200 : 503;
     return http_response::json(st, {{"status", db ? "ready" : "not ready"}, {"database", db}});
+  });
+  r.add("GET", "/api/v1/openapi.json", [](const http_request&, const path_params&) {
+    auto res = http_response::json(200, openapi_document());
+    res.set_header("Cache-Control", "public, max-age=300");
+    return res;
   });
   r.add("POST", "/api/v1/auth/signup", [im](const http_request& q, const path_params&) { return im->signup(q); });
   r.add("POST", "/api/v1/auth/login", [im](const http_request& q, const path_params&) { return im->login(q); });

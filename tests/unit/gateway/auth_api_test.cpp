@@ -265,3 +265,22 @@ TEST(AppUrl, ReplacesTheUserOfAnyUrl) {
   EXPECT_EQ(app_url_from("postgres://db/kw"), "postgres://keepwatch_app@db/kw");
   EXPECT_EQ(app_url_from("host=db dbname=kw user=owner"), "host=db dbname=kw user=owner user=keepwatch_app password=''");
 }
+
+TEST_F(AuthApiTest, TheOpenApiDocumentMatchesTheRoutes) {
+  auto r = api_->handle(get("/api/v1/openapi.json"));
+  ASSERT_EQ(r.status, 200);
+  auto doc = body(r);
+  EXPECT_EQ(doc["openapi"], "3.0.3");
+  std::set<std::string> routed, documented;
+  for (auto& route : api_->routes().routes()) {
+    std::string m = route.method;
+    for (auto& c : m) c = char(std::tolower(c));
+    routed.insert(m + " " + route.pattern);
+  }
+  for (auto& [path, ops] : doc["paths"].items())
+    for (auto& [method, op] : ops.items()) {
+      documented.insert(method + " " + path);
+      EXPECT_TRUE(op.contains("responses")) << method << " " << path;
+    }
+  EXPECT_EQ(routed, documented);
+}

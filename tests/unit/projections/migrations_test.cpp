@@ -1,6 +1,7 @@
 // apply_migrations against a real PostgreSQL 15 from ops/pg.sh: one server for
 // the suite, a fresh database per test.
 #include "projections/migrations.hpp"
+#include "pg_fixture.hpp"
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
@@ -24,19 +25,10 @@
 namespace fs = std::filesystem;
 using kw::errc;
 using kw::projections::apply_migrations;
+using kw::test::run_capture;
 
 namespace {
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 256> buf{};
-  while (std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  if (::pclose(p) != 0) return {};
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 // A loopback port with nothing listening on it.
 int unused_port() {

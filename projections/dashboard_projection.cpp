@@ -1,14 +1,11 @@
 // The dashboard projection: what the tenant dashboard reads.
 //
 // Domain events become one or two statements each, in log order. Check
-// results, the bulk of the traffic, are folded per batch: one multi-row insert
-// into heartbeats, one upsert per stats table adding the batch's counts per
-// bucket, and one upsert of each monitor's latest check that only moves to a
-// higher seq. None of those depends on the order check results and domain
+// results, the bulk of the traffic, are one statement per batch (checks_sql):
+// the heartbeats inserted, each stats table's counts per bucket added, and
+// each monitor's latest check moved only to a higher seq. None of those depends on the order check results and domain
 // events are read in, so a rebuild gives the same rows.
-#include <map>
 #include <set>
-#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -42,48 +39,42 @@ std::string config_json(const monitor_config& c) {
   return j.dump();
 }
 
-struct stats_key {
-  std::string tenant, monitor;
-  std::int64_t bucket_us;
-  bool operator<(const stats_key& o) const {
-    return std::tie(tenant, monitor, bucket_us) < std::tie(o.tenant, o.monitor, o.bucket_us);
-  }
-};
-struct stats_sum {
-  std::int64_t checks = 0, up = 0, latency_sum = 0;
-  std::optional<std::int64_t> lat_min, lat_max;
-};
+// Appends `v` as a JSON string literal.
+void json_string(std::string& out, const std::string& v) {
+  out += nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
-void stats_upsert(const char* table, const std::map<stats_key, stats_sum>& m, sql_batch& out) {
-  if (m.empty()) return;
-  auto rows = nlohmann::json::array();
-  for (auto& [k, s] : m) {
-    rows.push_back({{"t", k.tenant},
-                    {"m", k.monitor},
-                    {"b", format_time(timestamp{k.bucket_us})},
-                    {"c", s.checks},
-                    {"u", s.up},
-                    {"ls", s.latency_sum},
-                    {"ln", s.lat_min ? nlohmann::json(*s.lat_min) : nlohmann::json()},
-                    {"lx", s.lat_max ? nlohmann::json(*s.lat_max) : nlohmann::json()}});
-  }
-  out.push_back(
-      {std::string("INSERT INTO ") + table +
+// The check results of a batch in one statement: the rows parsed once, then
+// the heartbeats inserted; the minute, hour and day sums grouped and added
+// (counters that only add, so the order batches arrive in does not matter);
+// each monitor's latest check kept only when its seq is higher.
+const std::string& checks_sql() {
+  static const std::string sql = [] {
+    std::string s =
+        "WITH x AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS x(t text, m text, at timestamptz, "
+        "s bigint, ok boolean, l bigint, h int, e text, x timestamptz)), "
+        "hb AS (INSERT INTO heartbeats (tenant_id, monitor_id, checked_at, seq, ok, latency_us, http_status, error) "
+        "SELECT t, m, at, s, ok, l, h, e FROM x ON CONFLICT DO NOTHING)";
+    for (const char* unit : {"minute", "hour", "day"})
+      s += std::string(", ") + unit + "s AS (INSERT INTO monitor_stats_" + unit +
            " AS s (tenant_id, monitor_id, bucket, checks, up, latency_sum_us, latency_min_us, latency_max_us) "
-           "SELECT t, m, b, c, u, ls, ln, lx FROM json_to_recordset($1::json) "
-           "AS x(t text, m text, b timestamptz, c int, u int, ls bigint, ln bigint, lx bigint) "
+           "SELECT t, m, date_trunc('" + unit + "', at, 'UTC'), count(*), count(*) FILTER (WHERE ok), "
+           "coalesce(sum(l) FILTER (WHERE ok), 0), min(l) FILTER (WHERE ok), max(l) FILTER (WHERE ok) "
+           "FROM x GROUP BY 1, 2, 3 "
            "ON CONFLICT (tenant_id, monitor_id, bucket) DO UPDATE SET "
            "checks = s.checks + excluded.checks, up = s.up + excluded.up, "
            "latency_sum_us = s.latency_sum_us + excluded.latency_sum_us, "
            "latency_min_us = least(s.latency_min_us, excluded.latency_min_us), "
-           "latency_max_us = greatest(s.latency_max_us, excluded.latency_max_us)",
-       {rows.dump()}});
-}
-
-std::int64_t floor_to(std::int64_t us, std::int64_t unit) {
-  std::int64_t q = us / unit;
-  if (us % unit < 0) --q;
-  return q * unit;
+           "latency_max_us = greatest(s.latency_max_us, excluded.latency_max_us))";
+    s += " INSERT INTO monitor_last_check AS c (tenant_id, monitor_id, seq, checked_at, ok, latency_us, "
+         "http_status, error, cert_expires_at) SELECT DISTINCT ON (t, m) t, m, s, at, ok, l, h, e, x FROM x "
+         "ORDER BY t, m, s DESC ON CONFLICT (tenant_id, monitor_id) DO UPDATE SET seq = excluded.seq, "
+         "checked_at = excluded.checked_at, ok = excluded.ok, latency_us = excluded.latency_us, "
+         "http_status = excluded.http_status, error = excluded.error, "
+         "cert_expires_at = excluded.cert_expires_at WHERE excluded.seq > c.seq";
+    return s;
+  }();
+  return sql;
 }
 
 class dashboard final : public projection {
@@ -99,76 +90,37 @@ public:
   }
 
   void apply(const std::vector<projected_event>& batch, sql_batch& out) const override {
-    auto checks = nlohmann::json::array();
+    std::string rows = "[";
     std::set<std::string> days;
-    std::map<stats_key, stats_sum> minute, hour, day;
-    std::map<std::pair<std::string, std::string>, const event*> last;
     for (auto& r : batch) {
       const event& e = *r.e;
       if (auto* c = std::get_if<check_completed>(&e.data)) {
-        const std::string& t = e.meta.tenant.get();
-        const std::int64_t us = e.meta.time.get();
-        checks.push_back({{"t", t},
-                          {"m", c->monitor_id},
-                          {"at", format_time(e.meta.time)},
-                          {"s", e.meta.seq.get()},
-                          {"ok", c->ok},
-                          {"l", c->latency_us},
-                          {"h", c->http_status},
-                          {"e", c->error}});
-        days.insert(sql_day(e.meta.time));
-        for (auto [m, unit] : {std::pair{&minute, std::int64_t(60'000'000)},
-                               std::pair{&hour, std::int64_t(3'600'000'000)},
-                               std::pair{&day, std::int64_t(86'400'000'000)}}) {
-          auto& s = (*m)[stats_key{t, c->monitor_id, floor_to(us, unit)}];
-          ++s.checks;
-          if (c->ok) {
-            ++s.up;
-            s.latency_sum += c->latency_us;
-            s.lat_min = std::min(s.lat_min.value_or(c->latency_us), c->latency_us);
-            s.lat_max = std::max(s.lat_max.value_or(c->latency_us), c->latency_us);
-          }
+        const std::string at = format_time(e.meta.time);
+        days.insert(at.substr(0, 10));
+        if (rows.size() > 1) rows += ',';
+        rows += "{\"t\":";
+        json_string(rows, e.meta.tenant.get());
+        rows += ",\"m\":";
+        json_string(rows, c->monitor_id);
+        rows += ",\"at\":\"" + at + "\",\"s\":" + std::to_string(e.meta.seq.get()) +
+                ",\"ok\":" + (c->ok ? "true" : "false") + ",\"l\":" + std::to_string(c->latency_us) +
+                ",\"h\":" + std::to_string(c->http_status) + ",\"e\":";
+        json_string(rows, c->error);
+        rows += ",\"x\":";
+        if (c->cert_expires_at) {
+          rows += "\"" + format_time(*c->cert_expires_at) + "\"";
+        } else {
+          rows += "null";
         }
-        auto& l = last[{t, c->monitor_id}];
-        if (l == nullptr || l->meta.seq.get() < e.meta.seq.get()) l = &e;
+        rows += '}';
         continue;
       }
       domain(e, out);
     }
-    if (checks.empty()) return;
+    if (days.empty()) return;
+    rows += ']';
     for (auto& d : days) out.push_back({"SELECT kw_heartbeat_partition($1::date)", {d}});
-    out.push_back({"INSERT INTO heartbeats (tenant_id, monitor_id, checked_at, seq, ok, latency_us, "
-                   "http_status, error) SELECT t, m, at, s, ok, l, h, e FROM json_to_recordset($1::json) "
-                   "AS x(t text, m text, at timestamptz, s bigint, ok boolean, l bigint, h int, e text) "
-                   "ON CONFLICT DO NOTHING",
-                   {checks.dump()}});
-    stats_upsert("monitor_stats_minute", minute, out);
-    stats_upsert("monitor_stats_hour", hour, out);
-    stats_upsert("monitor_stats_day", day, out);
-    auto lc = nlohmann::json::array();
-    for (auto& [k, e] : last) {
-      auto& c = std::get<check_completed>(e->data);
-      lc.push_back({{"t", k.first},
-                    {"m", k.second},
-                    {"s", e->meta.seq.get()},
-                    {"at", format_time(e->meta.time)},
-                    {"ok", c.ok},
-                    {"l", c.latency_us},
-                    {"h", c.http_status},
-                    {"e", c.error},
-                    {"x", c.cert_expires_at ? nlohmann::json(format_time(*c.cert_expires_at))
-                                            : nlohmann::json()}});
-    }
-    out.push_back({"INSERT INTO monitor_last_check AS c (tenant_id, monitor_id, seq, checked_at, ok, "
-                   "latency_us, http_status, error, cert_expires_at) "
-                   "SELECT t, m, s, at, ok, l, h, e, x FROM json_to_recordset($1::json) "
-                   "AS x(t text, m text, s bigint, at timestamptz, ok boolean, l bigint, h int, e text, "
-                   "x timestamptz) "
-                   "ON CONFLICT (tenant_id, monitor_id) DO UPDATE SET seq = excluded.seq, "
-                   "checked_at = excluded.checked_at, ok = excluded.ok, latency_us = excluded.latency_us, "
-                   "http_status = excluded.http_status, error = excluded.error, "
-                   "cert_expires_at = excluded.cert_expires_at WHERE excluded.seq > c.seq",
-                   {lc.dump()}});
+    out.push_back({checks_sql(), {rows}});
   }
 
   void tick(timestamp now, const std::vector<partition_id>&, sql_batch& out) const override {

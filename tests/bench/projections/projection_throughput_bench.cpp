@@ -614,8 +614,7 @@ int main(int argc, char** argv) {
                                        std::move(rounds), 5000, ro);
     if (only != "breakdown")
       figure("projections.check_throughput_embedded", "throughput", rate, "events/s", ">= 50000");
-    if (only == "both" || only == "breakdown")
-      breakdown(*log, read_side("kw_tput_breakdown"), ro.max_batch);
+    if (only == "breakdown") breakdown(*log, read_side("kw_tput_breakdown"), ro.max_batch);
     if (only == "breakdown") {
       int k = 0;
       std::string reference;

@@ -43,25 +43,19 @@
 #error "define KW_PG_SH as the path of ops/pg.sh"
 #endif
 
+#include "../bench_output.hpp"
+
 namespace kw::pbench {
 
-using clock_type = std::chrono::steady_clock;
-
-inline double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
+using bench::clock_type;
+using bench::figure;
+using bench::percentile;
+using bench::seconds_since;
 
 inline double ms_between(clock_type::time_point a, clock_type::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// One figure, one line on stdout.
-inline void figure(const char* bench, const char* metric, double value, const char* unit,
-                   const char* target) {
-  std::printf("{\"bench\":\"%s\",\"metric\":\"%s\",\"value\":%.6g,\"unit\":\"%s\",\"target\":\"%s\"}\n",
-              bench, metric, value, unit, target);
-  std::fflush(stdout);
-}
 
 [[noreturn]] inline void fail(const std::string& what) {
   std::fprintf(stderr, "bench failed: %s\n", what.c_str());
@@ -78,13 +72,6 @@ inline void must(const status& s, const char* what) {
   if (!s) fail(std::string(what) + ": " + s.err().message);
 }
 
-// Nearest-rank percentile of an unsorted sample (sorted in place).
-inline double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p / 100.0 * double(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 // Wall-clock time, as events carry it.
 inline timestamp wall_now() {

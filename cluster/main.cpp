@@ -321,6 +321,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     ao.refresh_ttl_s = cfg->gateway_refresh_ttl_s;
     ao.pool_size = cfg->gateway_threads + 2;
     ao.node_name = cfg->node_name;
+    ao.plans = plans_copy;
     api = std::make_unique<kw::gateway::api>(**n, ao);
     kw::gateway::server_options so;
     so.address = cfg->gateway_address;

@@ -16,6 +16,7 @@
 #include "events/codec.hpp"
 #include "gateway/openapi.hpp"
 #include "gateway/pg_pool.hpp"
+#include "gateway/rate_limiter.hpp"
 #include "gateway/server.hpp"
 #include "gateway/tokens.hpp"
 
@@ -118,6 +119,18 @@ std::string tenant_id_from(const std::string& name) {
   return slug + "-" + random_hex(3);
 }
 
+// The rate-limit decision of the request this thread is handling, set by
+// authenticate() and turned into headers by api::handle (handlers run on the
+// thread that called handle).
+thread_local std::optional<rate_decision> current_rate;
+
+void rate_headers(http_response& r, const rate_decision& d) {
+  r.set_header("X-RateLimit-Limit", std::to_string(d.limit));
+  r.set_header("X-RateLimit-Remaining", std::to_string(d.remaining));
+  r.set_header("X-RateLimit-Reset", std::to_string(d.reset_s));
+  if (!d.allowed) r.set_header("Retry-After", std::to_string(d.retry_after_s));
+}
+
 }  // namespace
 
 // Who is calling, as established by authenticate().
@@ -137,6 +150,7 @@ struct api::impl {
   router r;
   mutable std::mutex revoked_mu;
   mutable std::set<std::string> revoked;  // jtis revoked by logout (also in PostgreSQL)
+  mutable rate_limiter limiter;
 
   impl(node& nd, api_options opts)
       : n(nd),
@@ -168,6 +182,13 @@ struct api::impl {
     auto m = t->members.find(c.user_id);
     if (m == t->members.end()) return unauth("invalid token");
     c.role = std::string(to_string(m->second.role));
+    const auto* p = o.plans.find(t->plan);
+    current_rate = limiter.take(c.tenant, p ? p->api_rate_per_min : 60, rate_limiter::clock::now());
+    if (!current_rate->allowed)
+      return http_response::error(429, "rate_limited",
+                                  "too many requests for this tenant's plan; retry after " +
+                                      std::to_string(current_rate->retry_after_s) + " s",
+                                  req.request_id);
     return c;
   }
 
@@ -650,7 +671,13 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
 
 api::~api() = default;
 
-http_response api::handle(const http_request& req) const { return impl_->r.route(req); }
+http_response api::handle(const http_request& req) const {
+  current_rate.reset();
+  auto res = impl_->r.route(req);
+  if (current_rate) rate_headers(res, *current_rate);
+  current_rate.reset();
+  return res;
+}
 
 const router& api::routes() const { return impl_->r; }
 

@@ -5,12 +5,16 @@
 // Callers authenticate with `Authorization: Bearer <access token>`; the
 // tenant comes from the token, and the caller's role is read from the
 // tenant's actor at each request, so a role change or a removal takes effect
-// at once. Another tenant's ids answer 404, never 403.
+// at once. Another tenant's ids answer 404, never 403. Authenticated requests
+// are rate-limited per tenant by its plan (token bucket): every such answer
+// carries X-RateLimit-Limit, -Remaining and -Reset, and a request over the
+// limit is a 429 with Retry-After.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "config/plan.hpp"
 #include "events/result.hpp"
 #include "gateway/http_message.hpp"
 #include "gateway/passwords.hpp"
@@ -35,6 +39,9 @@ struct api_options {
   password_cost cost = password_cost::interactive;
   std::string default_plan = "free";  // for sign-ups
   std::string node_name = "node-1";
+  // Per-tenant request rates come from the tenant's plan (api_rate_per_min);
+  // a plan missing here gets 60 a minute.
+  plan_catalog plans;
 };
 
 // `url` (a libpq URL or key=value string) with the user keepwatch_app and no

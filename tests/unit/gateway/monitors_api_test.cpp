@@ -71,6 +71,7 @@ protected:
     ao.database_url = url_;
     ao.jwt_key = "test-key-test-key-test-key-test-key-0123";
     ao.cost = password_cost::fast;
+    ao.plans = plans();
     api_ = std::make_unique<api>(*node_, ao);
     a_ = signup("a@example.com", "Tenant A");
     b_ = signup("b@example.com", "Tenant B");
@@ -238,4 +239,34 @@ TEST_F(MonitorsApiTest, AViewerMayReadButNotWrite) {
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_EQ(body(r)["error"]["code"], "forbidden");
   EXPECT_EQ(events_in_log(), before);
+}
+
+TEST_F(MonitorsApiTest, ThePlansRateLimitIsHonouredToTheRequestWithItsHeaders) {
+  // The fixture's plans give "free" 600 a minute: a tenant on a 5-a-minute
+  // plan is limited at the sixth request; another tenant is not.
+  api_options ao;
+  ao.database_url = url_;
+  ao.jwt_key = "test-key-test-key-test-key-test-key-0123";
+  ao.cost = password_cost::fast;
+  ao.plans = plans();
+  ao.plans.plans["free"].api_rate_per_min = 5;
+  api limited(*node_, ao);
+  auto call_limited = [&](const json& who) {
+    return limited.handle(req("GET", "/api/v1/monitors", who["access_token"]));
+  };
+  for (int i = 0; i < 5; ++i) {
+    auto r = call_limited(a_);
+    ASSERT_EQ(r.status, 200) << i << ": " << r.body;
+    std::map<std::string, std::string> h(r.headers.begin(), r.headers.end());
+    EXPECT_EQ(h["X-RateLimit-Limit"], "5");
+    EXPECT_EQ(h["X-RateLimit-Remaining"], std::to_string(4 - i));
+    EXPECT_FALSE(h["X-RateLimit-Reset"].empty());
+  }
+  auto over = call_limited(a_);
+  EXPECT_EQ(over.status, 429);
+  EXPECT_EQ(body(over)["error"]["code"], "rate_limited");
+  std::map<std::string, std::string> h(over.headers.begin(), over.headers.end());
+  EXPECT_EQ(h["X-RateLimit-Remaining"], "0");
+  EXPECT_EQ(h["Retry-After"], "12");  // one token per 12 s
+  EXPECT_EQ(call_limited(b_).status, 200);
 }

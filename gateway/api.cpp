@@ -1,19 +1,18 @@
-// API v1 (api.hpp): authentication and monitors.
+// API v1 (api.hpp): authentication, the caller's rights, and the table of
+// routes (each group of routes lives in its own file; api_context.hpp).
 #include "gateway/api.hpp"
 
 #include <chrono>
 #include <mutex>
-#include <cstring>
 #include <set>
-#include <thread>
 
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <sodium.h>
 
 #include "actors/common/roles.hpp"
 #include "actors/host/node.hpp"
 #include "events/codec.hpp"
+#include "gateway/api_context.hpp"
 #include "gateway/openapi.hpp"
 #include "gateway/pg_pool.hpp"
 #include "gateway/rate_limiter.hpp"
@@ -22,85 +21,6 @@
 
 namespace kw::gateway {
 namespace {
-
-using json = nlohmann::json;
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-timestamp now_us() {
-  return timestamp{std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count()};
-}
-
-int status_of(errc c) {
-  switch (c) {
-    case errc::invalid: return 422;
-    case errc::not_found: return 404;
-    case errc::conflict: return 409;
-    case errc::quota_exceeded: return 409;
-    case errc::forbidden: return 403;
-    case errc::suspended: return 403;
-    case errc::unavailable:
-    case errc::timeout: return 503;
-    default: return 500;
-  }
-}
-
-http_response from_error(const error& e, const http_request& req) {
-  const int st = status_of(e.code);
-  std::string code(to_string(e.code));
-  if (st >= 500 && e.code != errc::unavailable && e.code != errc::timeout)
-    return http_response::error(500, "internal", "internal error", req.request_id);
-  return http_response::error(st, code, e.message, req.request_id);
-}
-
-// A field-level validation failure: 422 with {"details":[{"field","message"}]}.
-http_response invalid(const http_request& req, const json& details) {
-  return http_response::error(422, "invalid", "the request body is not valid", req.request_id, details);
-}
-
-// The JSON object of a request body, or the response that refuses it.
-// Refuses: another content type (415), bad UTF-8 or malformed JSON (400), a
-// non-object (422).
-std::optional<http_response> body_object(const http_request& req, json& out) {
-  auto ct = req.header("content-type").value_or("");
-  if (ct.rfind("application/json", 0) != 0)
-    return http_response::error(415, "unsupported_media_type", "send the body as application/json",
-                                req.request_id);
-  if (!valid_utf8(req.body))
-    return http_response::error(400, "bad_request", "the body is not valid UTF-8", req.request_id);
-  out = json::parse(req.body, nullptr, false);
-  if (out.is_discarded())
-    return http_response::error(400, "bad_request", "the body is not valid JSON", req.request_id);
-  if (!out.is_object()) return invalid(req, json::array({{{"field", ""}, {"message", "expected an object"}}}));
-  return std::nullopt;
-}
-
-// Checks that `body` has exactly the allowed fields, the required ones
-// present, each a string; collects field errors.
-void string_fields(const json& body, const std::vector<std::string>& required,
-                   const std::vector<std::string>& optional, json& details) {
-  for (auto& [k, v] : body.items()) {
-    const bool known = std::find(required.begin(), required.end(), k) != required.end() ||
-                       std::find(optional.begin(), optional.end(), k) != optional.end();
-    if (!known) {
-      details.push_back({{"field", k}, {"message", "unknown field"}});
-    } else if (!v.is_string()) {
-      details.push_back({{"field", k}, {"message", "expected a string"}});
-    }
-  }
-  for (auto& r : required)
-    if (!body.contains(r)) details.push_back({{"field", r}, {"message", "required"}});
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // A tenant id from a name: lowercase letters and digits joined by '-', plus a
 // random suffix so names may repeat.
@@ -120,7 +40,7 @@ std::string tenant_id_from(const std::string& name) {
 }
 
 // The rate-limit decision of the request this thread is handling, set by
-// authenticate() and turned into headers by api::handle (handlers run on the
+// authorize() and turned into headers by api::handle (handlers run on the
 // thread that called handle).
 thread_local std::optional<rate_decision> current_rate;
 
@@ -131,57 +51,124 @@ void rate_headers(http_response& r, const rate_decision& d) {
   if (!d.allowed) r.set_header("Retry-After", std::to_string(d.retry_after_s));
 }
 
+bool same_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace
 
-// Who is calling, as established by authenticate().
-struct caller {
-  std::string user_id;
-  std::string tenant;
-  std::string role;
-  std::string jti;
-  std::int64_t expires_at = 0;
-};
-
-struct api::impl {
-  node& n;
-  api_options o;
+struct api::impl final : api_context {
+  api_options opts;
   token_signer signer;
-  mutable pg_pool pool;
+  mutable pg_pool pool_;
   router r;
   mutable std::mutex revoked_mu;
   mutable std::set<std::string> revoked;  // jtis revoked by logout (also in PostgreSQL)
   mutable rate_limiter limiter;
 
-  impl(node& nd, api_options opts)
-      : n(nd),
-        o(std::move(opts)),
-        signer(o.jwt_key),
-        pool(o.app_database_url.empty() ? app_url_from(o.database_url) : o.app_database_url, o.pool_size) {}
+  impl(node& nd, api_options o)
+      : api_context(nd, pool_, opts),
+        opts(std::move(o)),
+        signer(opts.jwt_key),
+        pool_(opts.app_database_url.empty() ? app_url_from(opts.database_url) : opts.app_database_url,
+              opts.pool_size) {}
 
   // ---- authentication
 
-  // The caller of a request, or the 401/403 that refuses it.
-  std::variant<caller, http_response> authenticate(const http_request& req) const {
+  static http_response unauthenticated(const http_request& req, const std::string& why) {
+    auto r = http_response::error(401, "unauthenticated", why, req.request_id);
+    r.set_header("WWW-Authenticate", "Bearer");
+    return r;
+  }
+
+  // Who the credentials are (no tenant chosen, no rights checked): a user
+  // of a tenant with its role now, an API key with its scope, or a platform
+  // admin (tenant empty).
+  std::variant<caller, http_response> identify(const http_request& req) const {
     auto h = req.header("authorization");
-    auto unauth = [&](const std::string& why) {
-      auto r = http_response::error(401, "unauthenticated", why, req.request_id);
-      r.set_header("WWW-Authenticate", "Bearer");
-      return r;
-    };
-    if (!h || h->rfind("Bearer ", 0) != 0) return unauth("send Authorization: Bearer <token>");
-    auto claims = signer.verify(h->substr(7), unix_now());
-    if (!claims) return unauth("invalid token");
+    if (!h || h->rfind("Bearer ", 0) != 0)
+      return unauthenticated(req, "send Authorization: Bearer <access token or API key>");
+    const std::string cred = h->substr(7);
+    caller c;
+    if (cred.rfind("kw_", 0) == 0) {
+      // kw_<tenant>_<random>: tenant ids have no '_'.
+      const auto us = cred.rfind('_');
+      if (us <= 3) return unauthenticated(req, "invalid API key");
+      c.kind = "api_key";
+      c.tenant = cred.substr(3, us - 3);
+      auto t = n.tenant_state(tenant_id{c.tenant});
+      if (!t || !t->exists || t->status == tenant::tenant_status::deleted)
+        return unauthenticated(req, "invalid API key");
+      const std::string hash = sha256_of(cred);
+      for (const auto& [id, k] : t->api_keys)
+        if (!k.revoked && same_secret(k.hash, hash)) {
+          c.id = id;
+          c.who = "key:" + k.scope;
+        }
+      if (c.id.empty()) return unauthenticated(req, "invalid API key");
+      return c;
+    }
+    auto claims = signer.verify(cred, unix_now());
+    if (!claims) return unauthenticated(req, "invalid token");
     {
       std::lock_guard<std::mutex> lk(revoked_mu);
-      if (revoked.count(claims->jti)) return unauth("invalid token");
+      if (revoked.count(claims->jti)) return unauthenticated(req, "invalid token");
     }
-    caller c{claims->user_id, claims->tenant, claims->role, claims->jti, claims->expires_at};
+    c.kind = "user";
+    c.id = claims->user_id;
+    c.tenant = claims->tenant;
+    c.jti = claims->jti;
+    c.expires_at = claims->expires_at;
+    if (claims->role == "platform_admin") {
+      // Still a platform admin (the flag is read at each request).
+      bool still = false;
+      auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
+        auto r = w.exec_params("SELECT platform_admin FROM users WHERE user_id = $1", c.id);
+        still = !r.empty() && r[0][0].as<bool>();
+      });
+      if (!st) return from_error(st.err(), req);
+      if (!still) return unauthenticated(req, "invalid token");
+      c.kind = "platform";
+      c.tenant.clear();
+      c.who = "platform_admin";
+      return c;
+    }
     // The role as the tenant holds it now.
     auto t = n.tenant_state(tenant_id{c.tenant});
-    if (!t || !t->exists || t->status == tenant::tenant_status::deleted) return unauth("invalid token");
-    auto m = t->members.find(c.user_id);
-    if (m == t->members.end()) return unauth("invalid token");
-    c.role = std::string(to_string(m->second.role));
+    if (!t || !t->exists || t->status == tenant::tenant_status::deleted) return unauthenticated(req, "invalid token");
+    auto m = t->members.find(c.id);
+    if (m == t->members.end()) return unauthenticated(req, "invalid token");
+    c.who = std::string(to_string(m->second.role));
+    return c;
+  }
+
+  std::variant<caller, http_response> authorize(const http_request& req, action a) const override {
+    auto who = identify(req);
+    if (auto* r = std::get_if<http_response>(&who)) return *r;
+    auto c = std::get<caller>(std::move(who));
+    const auto x_tenant = req.header("x-tenant-id");
+    if (c.kind == "platform") {
+      if (a == action::platform) return c;
+      if (!x_tenant || x_tenant->empty())
+        return http_response::error(400, "bad_request", "a platform admin names the tenant with X-Tenant-ID",
+                                    req.request_id);
+      auto t = n.tenant_state(tenant_id{*x_tenant});
+      if (!t) return from_error(t.err(), req);
+      if (!t->exists) return not_found(req, "tenant " + *x_tenant);
+      c.tenant = *x_tenant;
+      return c;
+    }
+    // Another tenant's id, named in the header, does not exist for this caller.
+    if (x_tenant && *x_tenant != c.tenant) return not_found(req, "tenant " + *x_tenant);
+    auto t = n.tenant_state(tenant_id{c.tenant});
+    if (!t) return from_error(t.err(), req);
+    if (!t->exists || t->status == tenant::tenant_status::deleted) return unauthenticated(req, "invalid token");
+    if (t->status == tenant::tenant_status::suspended && a != action::read_billing)
+      return http_response::error(403, "suspended",
+                                  "this tenant is suspended: only usage and invoices can be read", req.request_id);
+    if (!may(c.who, a))
+      return http_response::error(403, "forbidden",
+                                  "the role '" + c.who + "' may not " + std::string(to_string(a)), req.request_id);
     const auto* p = o.plans.find(t->plan);
     current_rate = limiter.take(c.tenant, p ? p->api_rate_per_min : 60, rate_limiter::clock::now());
     if (!current_rate->allowed)
@@ -190,15 +177,6 @@ struct api::impl {
                                       std::to_string(current_rate->retry_after_s) + " s",
                                   req.request_id);
     return c;
-  }
-
-  command_meta meta_for(const http_request& req, const std::string& user_id) const {
-    command_meta m;
-    m.command_id = req.header("idempotency-key").value_or(new_id());
-    m.actor = actor_ref{"user", user_id, req.remote_ip};
-    m.time = now_us();
-    m.correlation_id = req.request_id;
-    return m;
   }
 
   // Issues an access token and a refresh token (of `family`, new if empty).
@@ -254,7 +232,7 @@ struct api::impl {
     });
     if (!st) return from_error(st.err(), req);
     if (taken) return http_response::error(409, "conflict", "this email is already registered", req.request_id);
-    tenant::command cmd{meta_for(req, user_id), tenant::create_tenant{name, o.default_plan, user_id, email}};
+    tenant::command cmd{meta_for(req, caller{"user", user_id, tenant, "owner", "", 0}), tenant::create_tenant{name, o.default_plan, user_id, email}};
     auto reply = n.execute(std::move(cmd), tenant_id{tenant});
     if (!reply) {
       (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
@@ -276,13 +254,15 @@ struct api::impl {
     if (!details.empty()) return invalid(req, details);
     const std::string email = lower(b["email"].get<std::string>());
     std::string user_id, tenant, hash;
+    bool platform = false;
     auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
-      auto r = w.exec_params("SELECT user_id, coalesce(tenant_id, ''), password_hash FROM users WHERE email = $1",
-                             email);
+      auto r = w.exec_params(
+          "SELECT user_id, coalesce(tenant_id, ''), password_hash, platform_admin FROM users WHERE email = $1", email);
       if (r.empty()) return;
       user_id = r[0][0].c_str();
       tenant = r[0][1].c_str();
       hash = r[0][2].c_str();
+      platform = r[0][3].as<bool>();
     });
     if (!st) return from_error(st.err(), req);
     auto refuse = [&] {
@@ -292,15 +272,17 @@ struct api::impl {
     static const std::string decoy = *hash_password("decoy-password", password_cost::fast);
     const bool ok = verify_password(hash.empty() ? decoy : hash, b["password"].get<std::string>());
     if (hash.empty() || !ok) return refuse();
-    auto role = member_role(user_id, tenant);
+    auto role = member_role(user_id, tenant, platform);
     if (!role) return refuse();
     auto tokens = issue_tokens(user_id, tenant, *role, "");
     if (!tokens) return from_error(tokens.err(), req);
     return http_response::json(200, *tokens);
   }
 
-  // The user's role in a tenant that is not deleted.
-  std::optional<std::string> member_role(const std::string& user_id, const std::string& tenant) const {
+  // The user's role in a tenant that is not deleted, or "platform_admin".
+  std::optional<std::string> member_role(const std::string& user_id, const std::string& tenant,
+                                         bool platform) const {
+    if (platform) return std::string("platform_admin");
     auto t = n.tenant_state(tenant_id{tenant});
     if (!t || !t->exists || t->status == tenant::tenant_status::deleted) return std::nullopt;
     auto m = t->members.find(user_id);
@@ -316,11 +298,12 @@ struct api::impl {
     if (!details.empty()) return invalid(req, details);
     const std::string h = sha256_of(b["refresh_token"].get<std::string>());
     std::string user_id, tenant, family;
-    bool replayed = false;
+    bool replayed = false, platform = false;
     auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
       auto r = w.exec_params(
           "SELECT t.user_id, coalesce(u.tenant_id, ''), t.family, t.used_at IS NOT NULL, "
-          "t.revoked_at IS NULL AND t.expires_at > now() FROM refresh_tokens t JOIN users u USING (user_id) "
+          "t.revoked_at IS NULL AND t.expires_at > now(), u.platform_admin "
+          "FROM refresh_tokens t JOIN users u USING (user_id) "
           "WHERE t.token_hash = $1 FOR UPDATE OF t",
           h);
       if (r.empty()) return;
@@ -336,11 +319,12 @@ struct api::impl {
       user_id = r[0][0].c_str();
       tenant = r[0][1].c_str();
       family = r[0][2].c_str();
+      platform = r[0][5].as<bool>();
     });
     if (!st) return from_error(st.err(), req);
     if (replayed || user_id.empty())
       return http_response::error(401, "unauthenticated", "invalid refresh token", req.request_id);
-    auto role = member_role(user_id, tenant);
+    auto role = member_role(user_id, tenant, platform);
     if (!role) return http_response::error(401, "unauthenticated", "invalid refresh token", req.request_id);
     auto tokens = issue_tokens(user_id, tenant, *role, family);
     if (!tokens) return from_error(tokens.err(), req);
@@ -348,9 +332,12 @@ struct api::impl {
   }
 
   http_response logout(const http_request& req) const {
-    auto who = authenticate(req);
+    auto who = identify(req);
     if (auto* r = std::get_if<http_response>(&who)) return *r;
     auto& c = std::get<caller>(who);
+    if (c.kind == "api_key")
+      return http_response::error(400, "bad_request", "an API key is revoked with DELETE /api/v1/api-keys/{id}",
+                                  req.request_id);
     std::string refresh;
     if (!req.body.empty()) {
       json b;
@@ -367,7 +354,7 @@ struct api::impl {
       if (!refresh.empty())
         w.exec_params("UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family = "
                       "(SELECT family FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)",
-                      sha256_of(refresh), c.user_id);
+                      sha256_of(refresh), c.id);
     });
     if (!st) return from_error(st.err(), req);
     {
@@ -381,249 +368,35 @@ struct api::impl {
   }
 
   http_response me(const http_request& req) const {
-    auto who = authenticate(req);
+    auto who = identify(req);
     if (auto* r = std::get_if<http_response>(&who)) return *r;
     auto& c = std::get<caller>(who);
-    return http_response::json(200, {{"user_id", c.user_id}, {"tenant_id", c.tenant}, {"role", c.role}});
-  }
-
-  // ---- monitors
-
-  // The caller, or the response refusing it; tenant-scoped routes only.
-  // Platform-level callers are not tenants' members: handled in a later step.
-  static std::optional<http_response> refused(std::variant<caller, http_response>& who) {
-    if (auto* r = std::get_if<http_response>(&who)) return *r;
-    return std::nullopt;
-  }
-
-  // A monitor configuration from a request body: the defaults, overlaid by
-  // the body's fields, then decoded strictly. Unknown fields and the push
-  // token (the server makes it) are refused by name.
-  static std::optional<json> monitor_config_from(const json& b, monitor_config& cfg, const monitor_config& base) {
-    json j;
-    to_json(j, base);
-    json details = json::array();
-    for (auto& [k, v] : b.items()) {
-      if (!j.contains(k) || k == "push_token") {
-        details.push_back({{"field", k}, {"message", "unknown field"}});
-        continue;
-      }
-      j[k] = v;
-    }
-    if (!details.empty()) return details;
-    auto st = from_json(j, cfg, "monitor");
-    if (!st) {
-      std::string msg = st.err().message;
-      std::string field;
-      if (msg.rfind("monitor.", 0) == 0) {
-        const auto colon = msg.find(':');
-        field = msg.substr(8, colon == std::string::npos ? std::string::npos : colon - 8);
-        if (colon != std::string::npos) msg = msg.substr(colon + 2);
-      }
-      return json::array({{{"field", field}, {"message", msg}}});
-    }
-    return std::nullopt;
-  }
-
-  json write_reply(const command_reply& r) const {
-    return {{"event_ids", r.event_ids}, {"offsets", r.offsets}, {"partition", r.partition},
-            {"duplicate", r.duplicate}};
-  }
-
-  http_response create_monitor(const http_request& req) const {
-    auto who = authenticate(req);
-    if (auto r = refused(who)) return *r;
-    auto& c = std::get<caller>(who);
-    json b;
-    if (auto bad = body_object(req, b)) return *bad;
-    monitor_config cfg;
-    if (auto details = monitor_config_from(b, cfg, monitor_config{})) return invalid(req, *details);
-    if (cfg.kind == monitor_kind::push) cfg.push_token = random_hex(16);
-    const std::string id = "m_" + random_hex(8);
-    auto reply = n.execute(tenant::command{meta_for(req, c.user_id), tenant::create_monitor{id, cfg}},
-                           tenant_id{c.tenant});
-    if (!reply) return from_error(reply.err(), req);
-    auto out = write_reply(*reply);
-    out["monitor_id"] = id;
-    if (cfg.kind == monitor_kind::push) out["push_url"] = "/api/v1/push/" + cfg.push_token;
-    auto res = http_response::json(201, out);
-    res.set_header("Location", "/api/v1/monitors/" + id);
-    return res;
-  }
-
-  http_response delete_monitor(const http_request& req, const path_params& p) const {
-    auto who = authenticate(req);
-    if (auto r = refused(who)) return *r;
-    auto& c = std::get<caller>(who);
-    auto reply = n.execute(tenant::command{meta_for(req, c.user_id), tenant::delete_monitor{p.at("id")}},
-                           tenant_id{c.tenant});
-    if (!reply) return from_error(reply.err(), req);
-    return http_response::json(200, write_reply(*reply));
-  }
-
-  // Read-your-writes: `?wait_for=<partition>:<offset>` holds the read until
-  // the dashboard projection has applied that offset of the events topic
-  // (at most `wait_ms`, default 2000, max 10000); then it reads anyway and
-  // says so in X-Keepwatch-Stale.
-  bool wait_for(const http_request& req) const {
-    auto it = req.query.find("wait_for");
-    if (it == req.query.end()) return true;
-    const auto colon = it->second.find(':');
-    if (colon == std::string::npos) return false;
-    int partition = 0;
-    long long offset = 0;
-    try {
-      partition = std::stoi(it->second.substr(0, colon));
-      offset = std::stoll(it->second.substr(colon + 1));
-    } catch (...) {
-      return false;
-    }
-    long wait_ms = 2000;
-    if (auto w = req.query.find("wait_ms"); w != req.query.end()) {
-      try {
-        wait_ms = std::min(10000L, std::max(0L, std::stol(w->second)));
-      } catch (...) {
-      }
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-    for (;;) {
-      bool passed = false;
-      (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
-        auto r = w.exec_params("SELECT next_offset > $1 FROM projection_offsets WHERE projection = 'dashboard' "
-                               "AND topic = 'keepwatch.events.v1' AND log_partition = $2",
-                               offset, partition);
-        passed = !r.empty() && r[0][0].as<bool>();
-      });
-      if (passed) return true;
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-
-  static json monitor_json(const pqxx::row& r) {
-    auto num = [](const pqxx::field& f) { return f.is_null() ? json() : json(f.as<double>()); };
-    auto str = [](const pqxx::field& f) { return f.is_null() ? json() : json(f.c_str()); };
-    return {{"monitor_id", r["monitor_id"].c_str()},
-            {"name", r["name"].c_str()},
-            {"kind", r["kind"].c_str()},
-            {"target", r["target"].c_str()},
-            {"interval_s", r["interval_s"].as<int>()},
-            {"tags", json::parse(r["tags_json"].c_str())},
-            {"active", r["active"].as<bool>()},
-            {"status", r["status"].c_str()},
-            {"status_since", r["status_since_s"].c_str()},
-            {"last_check_at", str(r["last_check_at_s"])},
-            {"last_check_ok", r["last_check_ok"].is_null() ? json() : json(r["last_check_ok"].as<bool>())},
-            {"last_latency_us", r["last_latency_us"].is_null() ? json() : json(r["last_latency_us"].as<long long>())},
-            {"uptime_24h", num(r["uptime_24h"])},
-            {"uptime_7d", num(r["uptime_7d"])},
-            {"uptime_30d", num(r["uptime_30d"])},
-            {"avg_latency_us_24h",
-             r["avg_latency_us_24h"].is_null() ? json() : json(r["avg_latency_us_24h"].as<long long>())}};
-  }
-
-  static constexpr const char* overview_columns =
-      "monitor_id, name, kind, target, interval_s, to_json(tags)::text AS tags_json, active, status, "
-      "to_char(status_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS status_since_s, "
-      "to_char(last_check_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_check_at_s, "
-      "last_check_ok, last_latency_us, uptime_24h, uptime_7d, uptime_30d, avg_latency_us_24h";
-
-  http_response list_monitors(const http_request& req) const {
-    auto who = authenticate(req);
-    if (auto r = refused(who)) return *r;
-    auto& c = std::get<caller>(who);
-    json details = json::array();
-    int limit = 50;
-    if (auto l = req.query.find("limit"); l != req.query.end()) {
-      try {
-        limit = std::stoi(l->second);
-      } catch (...) {
-        limit = -1;
-      }
-      if (limit < 1 || limit > 200) details.push_back({{"field", "limit"}, {"message", "must be 1 to 200"}});
-    }
-    std::string after;
-    if (auto cur = req.query.find("cursor"); cur != req.query.end()) {
-      after = from_cursor(cur->second);
-      if (after.empty()) details.push_back({{"field", "cursor"}, {"message", "not a cursor of this list"}});
-    }
-    static const std::set<std::string> statuses{"pending", "up", "down", "maintenance"};
-    auto status = req.query.count("status") ? req.query.at("status") : "";
-    if (!status.empty() && !statuses.count(status))
-      details.push_back({{"field", "status"}, {"message", "one of pending, up, down, maintenance"}});
-    for (auto& [k, v] : req.query)
-      if (k != "limit" && k != "cursor" && k != "status" && k != "tag" && k != "name" && k != "wait_for" &&
-          k != "wait_ms")
-        details.push_back({{"field", k}, {"message", "unknown query parameter"}});
-    if (!details.empty()) return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
-    const bool fresh = wait_for(req);
-    const std::string tag = req.query.count("tag") ? req.query.at("tag") : "";
-    const std::string name = req.query.count("name") ? req.query.at("name") : "";
-    json items = json::array();
-    bool more = false;
-    auto st = pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
-      auto rows = w.exec_params(
-          std::string("SELECT ") + overview_columns +
-              " FROM monitor_overview WHERE monitor_id > $1 AND ($2 = '' OR status = $2) "
-              "AND ($3 = '' OR $3 = ANY(tags)) AND ($4 = '' OR name ILIKE '%' || $4 || '%') "
-              "ORDER BY monitor_id LIMIT $5",
-          after, status, tag, name, limit + 1);
-      for (const auto& r : rows) {
-        if (int(items.size()) == limit) {
-          more = true;
-          break;
-        }
-        items.push_back(monitor_json(r));
-      }
-    });
-    if (!st) return from_error(st.err(), req);
-    json out{{"items", items}, {"next_cursor", more ? json(to_cursor(items.back()["monitor_id"])) : json()}};
-    auto res = http_response::json(200, out);
-    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-    return res;
-  }
-
-  http_response get_monitor(const http_request& req, const path_params& p) const {
-    auto who = authenticate(req);
-    if (auto r = refused(who)) return *r;
-    auto& c = std::get<caller>(who);
-    const bool fresh = wait_for(req);
-    json item;
-    auto st = pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
-      auto rows = w.exec_params(std::string("SELECT ") + overview_columns + " FROM monitor_overview WHERE monitor_id = $1",
-                                p.at("id"));
-      if (!rows.empty()) item = monitor_json(rows[0]);
-    });
-    if (!st) return from_error(st.err(), req);
-    if (item.is_null())
-      return http_response::error(404, "not_found", "no monitor " + p.at("id"), req.request_id);
-    auto res = http_response::json(200, item);
-    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-    return res;
-  }
-
-  // Opaque cursors: the last id of a page, base64url.
-  static std::string to_cursor(const std::string& id) {
-    std::string out(sodium_base64_encoded_len(id.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(id.data()), id.size(),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    out.resize(std::strlen(out.c_str()));
-    return out;
-  }
-  static std::string from_cursor(const std::string& c) {
-    std::string out(c.size(), '\0');
-    std::size_t len = 0;
-    if (c.empty() || sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), c.data(), c.size(),
-                                       nullptr, &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-      return {};
-    out.resize(len);
-    return valid_utf8(out) ? out : std::string();
+    json out{{"kind", c.kind}, {"tenant_id", c.tenant}, {"role", c.who}};
+    out[c.kind == "api_key" ? "key_id" : "user_id"] = c.id;
+    return http_response::json(200, out);
   }
 
   void load_revoked() {
     (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
       w.exec("DELETE FROM revoked_access_tokens WHERE expires_at < now()");
       for (const auto& row : w.exec("SELECT jti FROM revoked_access_tokens")) revoked.insert(row[0].c_str());
+    });
+  }
+
+  // The first platform admin, from the options, when there is none yet.
+  status bootstrap_admin() {
+    if (o.admin_email.empty() || o.admin_password.empty()) return ok_status();
+    bool any = false;
+    auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
+      any = !w.exec("SELECT 1 FROM users WHERE platform_admin LIMIT 1").empty();
+    });
+    if (!st || any) return st;
+    auto hash = hash_password(o.admin_password, o.cost);
+    if (!hash) return hash.err();
+    return pool.with_tenant("", [&](pqxx::transaction_base& w) {
+      w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash, platform_admin) "
+                    "VALUES ($1, $2, NULL, $3, true) ON CONFLICT (email) DO NOTHING",
+                    "u_" + random_hex(8), lower(o.admin_email), *hash);
     });
   }
 };
@@ -640,12 +413,13 @@ std::string app_url_from(const std::string& url) {
 
 api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))) {
   impl_->load_revoked();
+  if (auto st = impl_->bootstrap_admin(); !st) throw std::runtime_error("platform admin: " + st.err().message);
   auto* im = impl_.get();
   auto& r = im->r;
   r.add("GET", "/healthz", [](const http_request&, const path_params&) {
     return http_response::json(200, {{"status", "ok"}});
   });
-  r.add("GET", "/readyz", [im](const http_request& req, const path_params&) {
+  r.add("GET", "/readyz", [im](const http_request&, const path_params&) {
     const bool db = im->pool.reachable();
     const int st = db ? 200 : 503;
     return http_response::json(st, {{"status", db ? "ready" : "not ready"}, {"database", db}});
@@ -660,13 +434,12 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
   r.add("POST", "/api/v1/auth/refresh", [im](const http_request& q, const path_params&) { return im->refresh(q); });
   r.add("POST", "/api/v1/auth/logout", [im](const http_request& q, const path_params&) { return im->logout(q); });
   r.add("GET", "/api/v1/me", [im](const http_request& q, const path_params&) { return im->me(q); });
-  r.add("POST", "/api/v1/monitors",
-        [im](const http_request& q, const path_params&) { return im->create_monitor(q); });
-  r.add("GET", "/api/v1/monitors", [im](const http_request& q, const path_params&) { return im->list_monitors(q); });
-  r.add("GET", "/api/v1/monitors/{id}",
-        [im](const http_request& q, const path_params& p) { return im->get_monitor(q, p); });
-  r.add("DELETE", "/api/v1/monitors/{id}",
-        [im](const http_request& q, const path_params& p) { return im->delete_monitor(q, p); });
+  add_monitor_routes(r, *im);
+  add_team_routes(r, *im);
+  add_tenant_routes(r, *im);
+  add_setup_routes(r, *im);
+  add_history_routes(r, *im);
+  add_public_routes(r, *im);
 }
 
 api::~api() = default;

@@ -2,10 +2,12 @@
 // (writes become commands to the owning actors) and PostgreSQL (reads from
 // the read models, as keepwatch_app under row-level security).
 //
-// Callers authenticate with `Authorization: Bearer <access token>`; the
-// tenant comes from the token, and the caller's role is read from the
-// tenant's actor at each request, so a role change or a removal takes effect
-// at once. Another tenant's ids answer 404, never 403. Authenticated requests
+// Callers authenticate with `Authorization: Bearer <access token>` or an API
+// key (`Bearer kw_<tenant>_<random>`); the tenant comes from the credentials
+// (a platform admin names it with X-Tenant-ID), and the caller's role is read
+// from the tenant's actor at each request, so a role change or a removal
+// takes effect at once. What each role may do: `may` (api_context.hpp) and
+// the README's table. Another tenant's ids answer 404, never 403. Authenticated requests
 // are rate-limited per tenant by its plan (token bucket): every such answer
 // carries X-RateLimit-Limit, -Remaining and -Reset, and a request over the
 // limit is a 429 with Retry-After.
@@ -42,6 +44,11 @@ struct api_options {
   // Per-tenant request rates come from the tenant's plan (api_rate_per_min);
   // a plan missing here gets 60 a minute.
   plan_catalog plans;
+  // The first platform admin, created at start when no user is one yet
+  // (config [gateway] admin_email / admin_password, or the environment's
+  // KEEPWATCH_ADMIN_EMAIL / KEEPWATCH_ADMIN_PASSWORD). Empty: none.
+  std::string admin_email;
+  std::string admin_password;
 };
 
 // `url` (a libpq URL or key=value string) with the user keepwatch_app and no

@@ -452,6 +452,26 @@ http_response api::handle(const http_request& req) const {
   return res;
 }
 
+std::variant<std::string, http_response> api::stream_tenant(const http_request& req) const {
+  current_rate.reset();
+  auto who = [&] {
+    auto t = req.query.find("access_token");
+    if (req.header("authorization") || t == req.query.end()) return impl_->authorize(req, action::read);
+    http_request with = req;
+    with.headers.emplace_back("authorization", "Bearer " + t->second);
+    return impl_->authorize(with, action::read);
+  }();
+  std::variant<std::string, http_response> out;
+  if (auto* r = std::get_if<http_response>(&who)) {
+    if (current_rate) rate_headers(*r, *current_rate);
+    out = *r;
+  } else {
+    out = std::get<caller>(who).tenant;
+  }
+  current_rate.reset();
+  return out;
+}
+
 const router& api::routes() const { return impl_->r; }
 
 }  // namespace kw::gateway

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <variant>
 
 #include "config/plan.hpp"
 #include "events/result.hpp"
@@ -63,6 +64,12 @@ public:
   api& operator=(const api&) = delete;
 
   http_response handle(const http_request& req) const;
+
+  // Who may follow the live stream (WebSocket /api/v1/stream): the tenant
+  // of a caller allowed to read it, or the refusal to answer instead of
+  // upgrading. Browsers cannot set headers on a WebSocket, so the access
+  // token (or API key) may also come as `?access_token=`.
+  std::variant<std::string, http_response> stream_tenant(const http_request& req) const;
   const router& routes() const;
 
   struct impl;

@@ -322,7 +322,13 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     ao.pool_size = cfg->gateway_threads + 2;
     ao.node_name = cfg->node_name;
     ao.plans = plans_copy;
-    api = std::make_unique<kw::gateway::api>(**n, ao);
+    ao.admin_email = cfg->gateway_admin_email;
+    ao.admin_password = cfg->gateway_admin_password;
+    try {
+      api = std::make_unique<kw::gateway::api>(**n, ao);
+    } catch (const std::exception& e) {
+      return fail(std::string("gateway: ") + e.what());
+    }
     kw::gateway::server_options so;
     so.address = cfg->gateway_address;
     so.port = static_cast<std::uint16_t>(cfg->gateway_port);

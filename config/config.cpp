@@ -94,6 +94,8 @@ std::vector<key_spec> specs(node_config& c) {
       int_key("gateway", "access_ttl_s", &c.gateway_access_ttl_s, 60, 86400),
       int_key("gateway", "refresh_ttl_s", &c.gateway_refresh_ttl_s, 3600, 365 * 86400),
       int_key("gateway", "body_limit_bytes", &c.gateway_body_limit_bytes, 1024, 64 << 20),
+      str_key("gateway", "admin_email", &c.gateway_admin_email),
+      str_key("gateway", "admin_password", &c.gateway_admin_password),
       str_key("plans", "file", &c.plans_file),
   };
 }

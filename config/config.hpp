@@ -50,6 +50,9 @@ struct node_config {
   int gateway_access_ttl_s = 900;
   int gateway_refresh_ttl_s = 30 * 86400;
   int gateway_body_limit_bytes = 1 << 20;
+  // The first platform admin, made at start when there is none yet.
+  std::string gateway_admin_email;
+  std::string gateway_admin_password;
   // [plans]
   std::string plans_file;  // empty: the catalogue shipped in config/plans.toml
 

@@ -24,6 +24,20 @@ fi
 echo "keepwatch: data in $KEEPWATCH_NODE_DATA_DIR, config $config"
 echo "keepwatch: read models in $KEEPWATCH_DATABASE_URL"
 port="${KEEPWATCH_GATEWAY_PORT:-8080}"
+# The first platform admin (tenants across the platform): made at the first
+# start, its password kept beside the data.
+if [[ -z "${KEEPWATCH_GATEWAY_ADMIN_EMAIL:-}" ]]; then
+  export KEEPWATCH_GATEWAY_ADMIN_EMAIL="admin@keepwatch.local"
+  pwfile="$KEEPWATCH_NODE_DATA_DIR/admin-password"
+  if [[ ! -s "$pwfile" ]]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$pwfile")
+  fi
+  KEEPWATCH_GATEWAY_ADMIN_PASSWORD="$(cat "$pwfile")"
+  export KEEPWATCH_GATEWAY_ADMIN_PASSWORD
+  admin_note="keepwatch: platform admin: $KEEPWATCH_GATEWAY_ADMIN_EMAIL, password in $pwfile"
+else
+  admin_note="keepwatch: platform admin: $KEEPWATCH_GATEWAY_ADMIN_EMAIL"
+fi
 cat <<EOF
 keepwatch: the API is at http://127.0.0.1:$port/api/v1 (the web dashboard is not in this release).
 keepwatch: sign up (creates your tenant, you are its owner), then log in:
@@ -32,6 +46,7 @@ keepwatch: sign up (creates your tenant, you are its owner), then log in:
   curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\
        -d '{"email":"you@example.com","password":"at least 10 chars"}'
   then send "Authorization: Bearer <access_token>" to /api/v1/monitors.
+$admin_note
 EOF
 
 "$build/cluster/keepwatch" serve --config "$config" "$@" &

@@ -1,0 +1,186 @@
+// Gateway benchmarks (issue 5): a real node on the embedded log, the
+// projections into a throwaway PostgreSQL, the API behind the real HTTP
+// server, loaded by wrk (Debian's package) over keep-alive connections on
+// this same machine — the load generator shares the two cores.
+//
+//  - gateway.monitor_list: authenticated GET /api/v1/monitors?limit=50 (a
+//    page of 50 from PostgreSQL under row-level security), 64 connections.
+//  - gateway.create_monitor: POST /api/v1/monitors; each answer means the
+//    monitor_created event is durable in the log. 64 connections.
+//  - gateway.status_page: the public GET /status/<slug>, 64 connections.
+//
+// Usage: gateway_bench [seconds per run (default 10)]
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "../projections/projection_bench.hpp"
+#include "actors/host/node.hpp"
+#include "gateway/api.hpp"
+#include "gateway/server.hpp"
+#include "projections/service.hpp"
+
+using namespace kw;
+using namespace kw::pbench;
+using json = nlohmann::json;
+
+namespace {
+
+plan_catalog gateway_plans() {
+  plan p;
+  p.name = "free";
+  p.max_monitors = 10000000;
+  p.min_interval_s = 30;
+  p.retention_days = 30;
+  p.max_users = 100;
+  p.max_status_pages = 100;
+  p.api_rate_per_min = 1000000000;
+  p.base_price_cents = 0;
+  p.monitor_price_cents = 0;
+  plan_catalog c;
+  c.plans["free"] = p;
+  return c;
+}
+
+struct wrk_result {
+  double rps = 0;
+  double p50_ms = 0, p99_ms = 0;
+  long long requests = 0, non2xx = 0, errors = 0;
+};
+
+double to_ms(double v, const std::string& unit) {
+  if (unit == "us") return v / 1000;
+  if (unit == "s") return v * 1000;
+  if (unit == "m") return v * 60000;
+  return v;
+}
+
+// Runs wrk with a Lua script; its figures.
+wrk_result run_wrk(std::uint16_t port, const std::string& path, const std::string& lua, int connections,
+                   int seconds) {
+  temp_dir d("wrk");
+  const std::string script = d.path + "/req.lua";
+  std::ofstream(script) << lua;
+  const std::string cmd = "wrk -t2 -c" + std::to_string(connections) + " -d" + std::to_string(seconds) +
+                          "s --latency -s " + script + " http://127.0.0.1:" + std::to_string(port) + path + " 2>&1";
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) fail("popen wrk");
+  std::string out;
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  if (::pclose(f) != 0) fail("wrk failed (is it installed? ops/install-deps.sh): " + out);
+  std::fprintf(stderr, "%s", out.c_str());
+  wrk_result r;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) r.rps = std::stod(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s|m))"))) r.p50_ms = to_ms(std::stod(m[1]), m[2]);
+  if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s|m))"))) r.p99_ms = to_ms(std::stod(m[1]), m[2]);
+  if (std::regex_search(out, m, std::regex(R"((\d+) requests in)"))) r.requests = std::stoll(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses:\s+(\d+))"))) r.non2xx = std::stoll(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(Socket errors:[^\n]*)"))) r.errors = 1;
+  return r;
+}
+
+std::string lua_headers(const std::string& token, const std::string& method = "GET", const std::string& body = "") {
+  std::string s = "wrk.method = \"" + method + "\"\n";
+  if (!token.empty()) s += "wrk.headers[\"Authorization\"] = \"Bearer " + token + "\"\n";
+  if (!body.empty()) {
+    s += "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
+    s += "wrk.body = [[" + body + "]]\n";
+  }
+  return s;
+}
+
+gateway::http_response call(const gateway::api& a, const std::string& method, const std::string& target,
+                            const std::string& token, const std::string& body) {
+  gateway::http_request r;
+  r.method = method;
+  r.target = target;
+  gateway::parse_target(target, r.path, r.query);
+  r.body = body;
+  r.remote_ip = "127.0.0.1";
+  r.request_id = gateway::new_request_id();
+  if (!body.empty()) r.headers.emplace_back("content-type", "application/json");
+  if (!token.empty()) r.headers.emplace_back("authorization", "Bearer " + token);
+  return a.handle(r);
+}
+
+void report(const char* name, const wrk_result& r, const char* rps_target, const char* p99_target) {
+  if (r.non2xx || r.errors)
+    std::fprintf(stderr, "%s: %lld answers not 2xx/3xx of %lld (see wrk's output above)\n", name, r.non2xx,
+                 r.requests);
+  figure(name, "throughput", r.rps, "req/s", rps_target);
+  figure(name, "latency_p99", r.p99_ms, "ms", p99_target);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int seconds = argc > 1 ? std::atoi(argv[1]) : 10;
+  auto& pg = pg_server::get();
+  const auto plans = gateway_plans();
+  const std::string db = pg.create_read_side("kw_gateway_bench", plans);
+  temp_dir data("gateway-bench");
+
+  node_options o;
+  o.data_dir = data.path;
+  o.partitions = 4;
+  o.plans = plans;
+  o.run_checks = false;
+  auto n = must(node::start(o), "node");
+  projections::service_options so;
+  so.runner.database_url = db;
+  auto views = must(projections::service::start(n->log(), so), "projections");
+  gateway::api_options ao;
+  ao.database_url = db;
+  ao.jwt_key = "bench-key-bench-key-bench-key-bench-key";
+  ao.cost = gateway::password_cost::fast;
+  ao.plans = plans;
+  ao.pool_size = 8;
+  gateway::api a(*n, ao);
+  gateway::server_options sopts;
+  sopts.threads = 2;
+  auto srv = must(gateway::server::start(sopts, [&a](const gateway::http_request& q) { return a.handle(q); }),
+                  "server");
+
+  auto signed_up = call(a, "POST", "/api/v1/auth/signup", "",
+                        json{{"email", "bench@example.com"}, {"password", "bench password 1"}, {"tenant_name", "Bench"}}
+                            .dump());
+  if (signed_up.status != 201) fail("signup: " + signed_up.body);
+  const auto tokens = json::parse(signed_up.body);
+  const std::string token = tokens["access_token"];
+  const std::string tenant = tokens["tenant_id"];
+
+  // A tenant with 200 monitors, all in the read model before measuring.
+  std::string last_pos;
+  for (int i = 0; i < 200; ++i) {
+    auto r = call(a, "POST", "/api/v1/monitors", token,
+                  json{{"name", "svc-" + std::to_string(i)}, {"url", "https://svc" + std::to_string(i) + ".example/"},
+                       {"interval_s", 60}}
+                      .dump());
+    if (r.status != 201) fail("create monitor: " + r.body);
+    auto j = json::parse(r.body);
+    last_pos = std::to_string(j["partition"].get<int>()) + ":" + std::to_string(j["offsets"].back().get<long long>());
+  }
+  auto caught_up = call(a, "GET", "/api/v1/monitors?limit=1&wait_ms=10000&wait_for=" + last_pos, token, "");
+  if (caught_up.status != 200) fail("list: " + caught_up.body);
+
+  report("gateway.monitor_list",
+         run_wrk(srv->port(), "/api/v1/monitors?limit=50", lua_headers(token), 64, seconds), ">= 5000",
+         "<= 20");
+  report("gateway.create_monitor",
+         run_wrk(srv->port(), "/api/v1/monitors",
+                 lua_headers(token, "POST", R"({"name":"bench","url":"https://bench.example/","interval_s":300})"), 64,
+                 seconds),
+         ">= 5000", "<= 20");
+
+  srv->stop();
+  views->stop();
+  n->stop();
+  return 0;
+}

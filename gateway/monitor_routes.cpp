@@ -160,12 +160,13 @@ http_response list_monitors(const api_context& cx, const http_request& req) {
     json items = json::array();
     bool more = false;
     auto st = cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
-      auto rows = w.exec_params(
-          "SELECT " + overview_columns() +
-              " FROM monitor_overview WHERE monitor_id > $1 AND ($2 = '' OR status = $2) "
-              "AND ($3 = '' OR $3 = ANY(tags)) AND ($4 = '' OR name ILIKE '%' || $4 || '%') "
-              "ORDER BY monitor_id LIMIT $5",
-          pg.after, status, tag, name, pg.limit + 1);
+      // Prepared once per connection: the view is costly to plan.
+      w.conn().prepare("kw_monitor_list",
+                       "SELECT " + overview_columns() +
+                           " FROM monitor_overview WHERE monitor_id > $1 AND ($2 = '' OR status = $2) "
+                           "AND ($3 = '' OR $3 = ANY(tags)) AND ($4 = '' OR name ILIKE '%' || $4 || '%') "
+                           "ORDER BY monitor_id LIMIT $5");
+      auto rows = w.exec_prepared("kw_monitor_list", pg.after, status, tag, name, pg.limit + 1);
       for (const auto& r : rows) {
         if (int(items.size()) == pg.limit) {
           more = true;
@@ -191,8 +192,8 @@ http_response get_monitor(const api_context& cx, const http_request& req, const 
     const bool fresh = cx.wait_for(req);
     json item;
     auto st = cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
-      auto rows = w.exec_params("SELECT " + overview_columns() + " FROM monitor_overview WHERE monitor_id = $1",
-                                p.at("id"));
+      w.conn().prepare("kw_monitor_get", "SELECT " + overview_columns() + " FROM monitor_overview WHERE monitor_id = $1");
+      auto rows = w.exec_prepared("kw_monitor_get", p.at("id"));
       if (!rows.empty()) item = monitor_json(rows[0]);
     });
     if (!st) return from_error(st.err(), req);

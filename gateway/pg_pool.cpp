@@ -70,8 +70,9 @@ status pg_pool::with_tenant(const std::string& tenant, const std::function<void(
   status out = ok_status();
   try {
     pqxx::work w(*c);
-    w.exec("SET LOCAL ROLE keepwatch_app");
-    if (!tenant.empty()) w.exec_params("SELECT set_config('keepwatch.tenant_id', $1, true)", tenant);
+    // One round trip for both: the role (as SET LOCAL ROLE) and the tenant.
+    w.exec_params("SELECT set_config('role', 'keepwatch_app', true), set_config('keepwatch.tenant_id', $1, true)",
+                  tenant);
     fn(w);
     w.commit();
   } catch (const pqxx::broken_connection& e) {

@@ -101,6 +101,10 @@ public:
 
   // Current state, as the actors hold it (tests, CLI).
   result<tenant::state> tenant_state(const tenant_id& t);
+  // The tenant's identity and access only: exists, id, name, plan, status,
+  // members and API keys (no monitors, channels, pages, windows or recent
+  // commands) — cheap enough for every API request.
+  result<tenant::state> tenant_access(const tenant_id& t);
   result<monitor::state> monitor_state(const tenant_id& t, const std::string& monitor_id);
   std::int64_t monitor_count();
 

@@ -311,7 +311,7 @@ caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, 
         if (s.dormant.count(q.tenant)) {
           auto rec = reactivate(self, q.tenant);
           if (!rec) return q.reply(rec.err());
-          return q.reply(std::move(rec->st));
+          return q.reply(q.project ? q.project(rec->st) : std::move(rec->st));
         }
         q.reply(make_error(errc::not_found, "no tenant " + q.tenant));
       },

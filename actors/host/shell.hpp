@@ -126,6 +126,9 @@ struct append_done {
 struct tenant_query {
   std::string tenant;
   std::function<void(result<tenant::state>)> reply;
+  // When set, the reply carries project(state) instead of a copy of the
+  // whole state (the gateway asks for the little it needs on every request).
+  std::function<tenant::state(const tenant::state&)> project;
 };
 struct monitor_query {
   std::string monitor;

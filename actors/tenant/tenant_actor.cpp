@@ -130,7 +130,7 @@ caf::behavior tenant_actor(tenant_actor_t* self, context_ptr ctx, caf::actor hos
         if (auto d = resolve_pending(self, *s.ctx, s.pending, s.events_next, s.checks_next))
           on_appended(self, *d);
       },
-      [=](tenant_query& q) { q.reply(self->state.st); },
+      [=](tenant_query& q) { q.reply(q.project ? q.project(self->state.st) : self->state.st); },
       [=](snapshot_atom, std::int64_t events_end, std::int64_t checks_end) -> snapshot_reply {
         auto& s = self->state;
         auto [ev, ck] = covered_offsets(log_ends{events_end, checks_end}, s.busy, s.events_next,

@@ -141,10 +141,10 @@ int main(int argc, char** argv) {
   ao.jwt_key = "bench-key-bench-key-bench-key-bench-key";
   ao.cost = gateway::password_cost::fast;
   ao.plans = plans;
-  ao.pool_size = 8;
+  ao.pool_size = 16;
   gateway::api a(*n, ao);
   gateway::server_options sopts;
-  sopts.threads = 2;
+  sopts.threads = 16;
   auto srv = must(gateway::server::start(sopts, [&a](const gateway::http_request& q) { return a.handle(q); }),
                   "server");
 

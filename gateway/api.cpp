@@ -96,7 +96,7 @@ struct api::impl final : api_context {
       if (us <= 3) return unauthenticated(req, "invalid API key");
       c.kind = "api_key";
       c.tenant = cred.substr(3, us - 3);
-      auto t = n.tenant_state(tenant_id{c.tenant});
+      auto t = n.tenant_access(tenant_id{c.tenant});
       if (!t || !t->exists || t->status == tenant::tenant_status::deleted)
         return unauthenticated(req, "invalid API key");
       const std::string hash = sha256_of(cred);
@@ -134,7 +134,7 @@ struct api::impl final : api_context {
       return c;
     }
     // The role as the tenant holds it now.
-    auto t = n.tenant_state(tenant_id{c.tenant});
+    auto t = n.tenant_access(tenant_id{c.tenant});
     if (!t || !t->exists || t->status == tenant::tenant_status::deleted) return unauthenticated(req, "invalid token");
     auto m = t->members.find(c.id);
     if (m == t->members.end()) return unauthenticated(req, "invalid token");
@@ -152,7 +152,7 @@ struct api::impl final : api_context {
       if (!x_tenant || x_tenant->empty())
         return http_response::error(400, "bad_request", "a platform admin names the tenant with X-Tenant-ID",
                                     req.request_id);
-      auto t = n.tenant_state(tenant_id{*x_tenant});
+      auto t = n.tenant_access(tenant_id{*x_tenant});
       if (!t) return from_error(t.err(), req);
       if (!t->exists) return not_found(req, "tenant " + *x_tenant);
       c.tenant = *x_tenant;
@@ -160,7 +160,7 @@ struct api::impl final : api_context {
     }
     // Another tenant's id, named in the header, does not exist for this caller.
     if (x_tenant && *x_tenant != c.tenant) return not_found(req, "tenant " + *x_tenant);
-    auto t = n.tenant_state(tenant_id{c.tenant});
+    auto t = n.tenant_access(tenant_id{c.tenant});
     if (!t) return from_error(t.err(), req);
     if (!t->exists || t->status == tenant::tenant_status::deleted) return unauthenticated(req, "invalid token");
     if (t->status == tenant::tenant_status::suspended && a != action::read_billing)
@@ -283,7 +283,7 @@ struct api::impl final : api_context {
   std::optional<std::string> member_role(const std::string& user_id, const std::string& tenant,
                                          bool platform) const {
     if (platform) return std::string("platform_admin");
-    auto t = n.tenant_state(tenant_id{tenant});
+    auto t = n.tenant_access(tenant_id{tenant});
     if (!t || !t->exists || t->status == tenant::tenant_status::deleted) return std::nullopt;
     auto m = t->members.find(user_id);
     if (m == t->members.end()) return std::nullopt;

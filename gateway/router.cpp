@@ -71,6 +71,18 @@ http_response router::route(const http_request& req) const {
   return res;
 }
 
+std::string router::pattern_of(const http_request& req) const {
+  const auto segments = split(req.path);
+  path_params params;
+  const entry* first = nullptr;
+  for (auto& e : entries_) {
+    if (!match(e.segments, segments, params)) continue;
+    if (e.method == req.method || (req.method == "HEAD" && e.method == "GET")) return e.pattern;
+    if (!first) first = &e;
+  }
+  return first ? first->pattern : "unmatched";
+}
+
 std::vector<route_info> router::routes() const {
   std::vector<route_info> out;
   for (auto& e : entries_) out.push_back({e.method, e.pattern});

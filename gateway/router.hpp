@@ -29,6 +29,11 @@ public:
   // Routes `req`; a handler that throws gives a JSON 500 (and is a bug).
   http_response route(const http_request& req) const;
 
+  // The pattern `req` is routed by, for bounded metric labels: the route
+  // that answers it, else (a 405) the first pattern its path matches, else
+  // "unmatched". Never the raw path.
+  std::string pattern_of(const http_request& req) const;
+
   // Every (method, pattern), in the order added (the OpenAPI test uses it).
   std::vector<route_info> routes() const;
 

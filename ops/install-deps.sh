@@ -11,6 +11,7 @@ PKGS=(
   libssl-dev openssl libjwt-dev libsodium-dev prometheus-cpp-dev
   libcli11-dev libtoml11-dev
   postgresql-15 kcat curl python3 python3-jsonschema
+  wrk
 )
 
 missing=()

@@ -7,12 +7,15 @@
 #include <set>
 
 #include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
 #include <sodium.h>
 
 #include "actors/common/roles.hpp"
 #include "actors/host/node.hpp"
 #include "events/codec.hpp"
+#include "storage/event_log.hpp"
 #include "gateway/api_context.hpp"
+#include "gateway/metrics.hpp"
 #include "gateway/openapi.hpp"
 #include "gateway/pg_pool.hpp"
 #include "gateway/rate_limiter.hpp"
@@ -65,13 +68,68 @@ struct api::impl final : api_context {
   mutable std::mutex revoked_mu;
   mutable std::set<std::string> revoked;  // jtis revoked by logout (also in PostgreSQL)
   mutable rate_limiter limiter;
+  gateway::metrics stats;
 
   impl(node& nd, api_options o)
       : api_context(nd, pool_, opts),
         opts(std::move(o)),
         signer(opts.jwt_key),
         pool_(opts.app_database_url.empty() ? app_url_from(opts.database_url) : opts.app_database_url,
-              opts.pool_size) {}
+              opts.pool_size),
+        stats(sources()) {}
+
+  // What /metrics reads from the node and the read models at each scrape.
+  metrics_sources sources() {
+    metrics_sources s;
+    s.appended = [this] {
+      metrics_sources::labelled out;
+      for (auto t : {storage::topic::events, storage::topic::checks}) {
+        std::int64_t sum = 0;
+        for (int p = 0; p < n.partitions(); ++p)
+          if (auto e = n.log().end_offset(t, partition_id{p})) sum += e->get();
+        out.emplace_back(t == storage::topic::events ? "events" : "checks", sum);
+      }
+      return out;
+    };
+    s.projection_lag = [this] {
+      std::map<std::string, std::int64_t> ends;  // "<topic name>/<partition>" -> end
+      for (auto t : {storage::topic::events, storage::topic::checks})
+        for (int p = 0; p < n.partitions(); ++p)
+          if (auto e = n.log().end_offset(t, partition_id{p}))
+            ends[std::string(storage::topic_name(t)) + "/" + std::to_string(p)] = e->get();
+      metrics_sources::labelled out;
+      auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
+        std::map<std::string, std::int64_t> lag;
+        for (const auto& row : w.exec("SELECT projection, topic, log_partition, next_offset FROM projection_offsets")) {
+          auto it = ends.find(std::string(row[1].c_str()) + "/" + row[2].c_str());
+          auto& l = lag[row[0].c_str()];
+          if (it != ends.end()) l += std::max<std::int64_t>(0, it->second - row[3].as<std::int64_t>());
+        }
+        for (auto& [k, v] : lag) out.emplace_back(k, v);
+      });
+      if (!st) spdlog::warn("metrics: projection lag: {}", st.err().message);
+      return out;
+    };
+    s.active_monitors = [this] { return n.monitor_count(); };
+    return s;
+  }
+
+  // /metrics: for loopback clients (a Prometheus beside the node) and
+  // platform admins.
+  http_response scrape(const http_request& req) const {
+    const bool local = req.remote_ip == "127.0.0.1" || req.remote_ip == "::1" || req.remote_ip == "::ffff:127.0.0.1";
+    if (!local) {
+      auto who = identify(req);
+      if (auto* r = std::get_if<http_response>(&who)) return *r;
+      if (std::get<caller>(who).kind != "platform")
+        return http_response::error(403, "forbidden", "metrics are for platform admins", req.request_id);
+    }
+    http_response r;
+    r.status = 200;
+    r.content_type = metrics::content_type();
+    r.body = stats.scrape();
+    return r;
+  }
 
   // ---- authentication
 
@@ -429,6 +487,7 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
     res.set_header("Cache-Control", "public, max-age=300");
     return res;
   });
+  r.add("GET", "/metrics", [im](const http_request& q, const path_params&) { return im->scrape(q); });
   r.add("POST", "/api/v1/auth/signup", [im](const http_request& q, const path_params&) { return im->signup(q); });
   r.add("POST", "/api/v1/auth/login", [im](const http_request& q, const path_params&) { return im->login(q); });
   r.add("POST", "/api/v1/auth/refresh", [im](const http_request& q, const path_params&) { return im->refresh(q); });
@@ -445,10 +504,23 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
 api::~api() = default;
 
 http_response api::handle(const http_request& req) const {
+  const auto t0 = std::chrono::steady_clock::now();
   current_rate.reset();
   auto res = impl_->r.route(req);
   if (current_rate) rate_headers(res, *current_rate);
   current_rate.reset();
+  const auto route = impl_->r.pattern_of(req);
+  impl_->stats.observe_request(route, req.method, res.status,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  // Writes, as commands by route and outcome.
+  if (req.method == "POST" || req.method == "PATCH" || req.method == "PUT" || req.method == "DELETE") {
+    std::string outcome = "ok";
+    if (res.status >= 300) {
+      auto j = json::parse(res.body, nullptr, false);
+      outcome = j.is_object() && j.contains("error") ? j["error"].value("code", "error") : "error";
+    }
+    impl_->stats.count_command(req.method + " " + route, outcome);
+  }
   return res;
 }
 

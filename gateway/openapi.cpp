@@ -46,6 +46,9 @@ json build() {
   paths["/healthz"]["get"] = {{"summary", "Liveness"}, {"responses", {{"200", {{"description", "alive"}}}}}};
   paths["/readyz"]["get"] = {{"summary", "Readiness: PostgreSQL reachable"},
                              {"responses", {{"200", {{"description", "ready"}}}, {"503", {{"description", "not ready"}}}}}};
+  paths["/metrics"]["get"] = {
+      {"summary", "Prometheus metrics (text format 0.0.4): for loopback clients and platform admins"},
+      {"responses", {{"200", {{"description", "the metrics"}}}, {"403", error_response("not a platform admin")}}}};
   paths["/api/v1/openapi.json"]["get"] = {{"summary", "This document"},
                                           {"responses", {{"200", {{"description", "OpenAPI 3 document"}}}}}};
   paths["/api/v1/auth/signup"]["post"] = {

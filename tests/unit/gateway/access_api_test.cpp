@@ -41,6 +41,43 @@ std::vector<route_case> route_table() {
       {"POST", "/api/v1/monitors/{id}/pause", "/api/v1/monitors/m_none/pause", "", action::manage_monitors},
       {"POST", "/api/v1/monitors/{id}/resume", "/api/v1/monitors/m_none/resume", "", action::manage_monitors},
       {"DELETE", "/api/v1/monitors/{id}", "/api/v1/monitors/m_none", "", action::manage_monitors},
+      {"GET", "/api/v1/monitors/{id}/heartbeats", "/api/v1/monitors/m_none/heartbeats", "", action::read},
+      {"GET", "/api/v1/monitors/{id}/stats", "/api/v1/monitors/m_none/stats", "", action::read},
+      {"GET", "/api/v1/incidents", "/api/v1/incidents", "", action::read},
+      {"GET", "/api/v1/incidents/{id}", "/api/v1/incidents/none", "", action::read},
+      {"GET", "/api/v1/usage", "/api/v1/usage", "", action::read_billing},
+      {"GET", "/api/v1/invoices", "/api/v1/invoices", "", action::read_billing},
+      {"GET", "/api/v1/invoices/{id}", "/api/v1/invoices/2001-01", "", action::read_billing},
+      {"GET", "/api/v1/audit", "/api/v1/audit", "", action::read_audit},
+      {"GET", "/api/v1/channels", "/api/v1/channels", "", action::read},
+      {"POST", "/api/v1/channels", "/api/v1/channels", bad, action::manage_channels},
+      {"GET", "/api/v1/channels/{id}", "/api/v1/channels/c_none", "", action::read},
+      {"PATCH", "/api/v1/channels/{id}", "/api/v1/channels/c_none", bad, action::manage_channels},
+      {"DELETE", "/api/v1/channels/{id}", "/api/v1/channels/c_none", "", action::manage_channels},
+      {"GET", "/api/v1/maintenance", "/api/v1/maintenance", "", action::read},
+      {"POST", "/api/v1/maintenance", "/api/v1/maintenance", bad, action::manage_maintenance},
+      {"GET", "/api/v1/maintenance/{id}", "/api/v1/maintenance/w_none", "", action::read},
+      {"DELETE", "/api/v1/maintenance/{id}", "/api/v1/maintenance/w_none", "", action::manage_maintenance},
+      {"GET", "/api/v1/status-pages", "/api/v1/status-pages", "", action::read},
+      {"POST", "/api/v1/status-pages", "/api/v1/status-pages", bad, action::manage_status_pages},
+      {"GET", "/api/v1/status-pages/{id}", "/api/v1/status-pages/p_none", "", action::read},
+      {"PATCH", "/api/v1/status-pages/{id}", "/api/v1/status-pages/p_none", bad, action::manage_status_pages},
+      {"DELETE", "/api/v1/status-pages/{id}", "/api/v1/status-pages/p_none", "", action::manage_status_pages},
+      {"GET", "/api/v1/members", "/api/v1/members", "", action::read},
+      {"POST", "/api/v1/members", "/api/v1/members", bad, action::manage_members},
+      {"PATCH", "/api/v1/members/{user_id}", "/api/v1/members/u_none", bad, action::manage_members},
+      {"DELETE", "/api/v1/members/{user_id}", "/api/v1/members/u_none", "", action::manage_members},
+      {"GET", "/api/v1/api-keys", "/api/v1/api-keys", "", action::manage_api_keys},
+      {"POST", "/api/v1/api-keys", "/api/v1/api-keys", bad, action::manage_api_keys},
+      {"DELETE", "/api/v1/api-keys/{id}", "/api/v1/api-keys/k_none", "", action::manage_api_keys},
+      {"GET", "/api/v1/tenant", "/api/v1/tenant", "", action::read},
+      {"PATCH", "/api/v1/tenant", "/api/v1/tenant", bad, action::manage_tenant},
+      {"GET", "/api/v1/tenants", "/api/v1/tenants", "", action::platform},
+      {"POST", "/api/v1/tenants", "/api/v1/tenants", bad, action::platform},
+      {"GET", "/api/v1/tenants/{id}", "/api/v1/tenants/no-such-tenant", "", action::platform},
+      {"POST", "/api/v1/tenants/{id}/suspend", "/api/v1/tenants/no-such-tenant/suspend", bad, action::platform},
+      {"POST", "/api/v1/tenants/{id}/activate", "/api/v1/tenants/no-such-tenant/activate", "", action::platform},
+      {"DELETE", "/api/v1/tenants/{id}", "/api/v1/tenants/no-such-tenant", "", action::platform},
   };
 }
 
@@ -129,6 +166,7 @@ TEST_P(AccessApiTest, TheRoleTableEveryCell) {
   // The table names every authenticated route there is.
   std::set<std::string> tabled;
   for (auto& rc : route_table()) tabled.insert(rc.method + " " + rc.pattern);
+  tabled.insert("DELETE /api/v1/tenant");  // swept below, last
   for (auto& r : api_->routes().routes()) {
     const std::string k = r.method + " " + r.pattern;
     if (open_routes.count(k) || r.pattern.rfind("/status/", 0) == 0 || r.pattern.rfind("/api/v1/push/", 0) == 0 ||
@@ -157,6 +195,51 @@ TEST_P(AccessApiTest, TheRoleTableEveryCell) {
   }
   EXPECT_EQ(cells, int(route_table().size() * callers.size()));
   EXPECT_EQ(events_in_log(), before) << "the sweep must change nothing";
+
+  // Deleting one's own tenant: every refused caller first, then the owner.
+  for (auto& [who, cred] : callers) {
+    if (gateway::may(who, action::manage_tenant)) continue;
+    auto r = call("DELETE", "/api/v1/tenant", cred);
+    EXPECT_EQ(r.status, 403) << who << ": " << r.body;
+  }
+  EXPECT_EQ(events_in_log(), before);
+  EXPECT_TRUE(gateway::may("owner", action::manage_tenant));
+  auto gone = call("DELETE", "/api/v1/tenant", owner["access_token"].get<std::string>());
+  EXPECT_EQ(gone.status, 200) << gone.body;
+  auto t_state = node_->tenant_state(tenant_id{t});
+  ASSERT_TRUE(t_state.ok());
+  EXPECT_EQ(t_state->status, tenant::tenant_status::deleted);
+}
+
+TEST_P(AccessApiTest, MetricsCountRequestsCommandsAndTheNodesFigures) {
+  auto a = signup("a@example.com", "Tenant A");
+  auto made = call("POST", "/api/v1/monitors", a, R"({"name":"m","url":"https://a.example/"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  ASSERT_EQ(call("GET", "/api/v1/monitors?wait_for=" + position(made.j()), a).status, 200);
+  ASSERT_EQ(call("POST", "/api/v1/monitors", a, R"({"name":5})").status, 422);
+  // The projection's first batch (on Kafka, after its group has formed).
+  http_reply m;
+  EXPECT_TRUE(eventually(
+      [&] {
+        m = call("GET", "/metrics", std::string());
+        return m.body.find(R"(keepwatch_projection_lag{projection="dashboard"})") != std::string::npos;
+      },
+      30));
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_NE(m.header("content-type").find("text/plain"), std::string::npos);
+  const std::string& t = m.body;
+  EXPECT_NE(t.find(R"(keepwatch_http_requests_total{method="GET",route="/api/v1/monitors",status="200"} 1)"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("keepwatch_http_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(t.find(R"(keepwatch_commands_total{kind="POST /api/v1/monitors",outcome="ok"} 1)"), std::string::npos)
+      << t;
+  EXPECT_NE(t.find(R"(keepwatch_commands_total{kind="POST /api/v1/monitors",outcome="invalid"} 1)"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("keepwatch_active_monitors 1"), std::string::npos) << t;
+  EXPECT_NE(t.find(R"(keepwatch_log_appended_total{topic="events"})"), std::string::npos) << t;
+  EXPECT_NE(t.find(R"(keepwatch_projection_lag{projection="dashboard"})"), std::string::npos) << t;
 }
 
 KW_API_TEST_SUITE(AccessApiTest);

@@ -499,6 +499,7 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
   add_setup_routes(r, *im);
   add_history_routes(r, *im);
   add_public_routes(r, *im);
+  add_web_routes(r, *im);
 }
 
 api::~api() = default;

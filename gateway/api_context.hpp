@@ -158,6 +158,7 @@ void add_tenant_routes(router& r, const api_context& c);    // platform admins: 
 void add_setup_routes(router& r, const api_context& c);     // channels, maintenance, status pages
 void add_history_routes(router& r, const api_context& c);   // heartbeats, stats, incidents, usage, invoices, audit
 void add_public_routes(router& r, const api_context& c);    // /status/<slug>, push URLs
+void add_web_routes(router& r, const api_context& c);       // the dashboard app (gateway/web)
 
 void describe_auth_routes(json& paths, json& schemas);
 void describe_monitor_routes(json& paths, json& schemas);
@@ -166,5 +167,6 @@ void describe_tenant_routes(json& paths, json& schemas);
 void describe_setup_routes(json& paths, json& schemas);
 void describe_history_routes(json& paths, json& schemas);
 void describe_public_routes(json& paths, json& schemas);
+void describe_web_routes(json& paths, json& schemas);
 
 }  // namespace kw::gateway

@@ -88,6 +88,7 @@ json build() {
   describe_setup_routes(paths, schemas);
   describe_history_routes(paths, schemas);
   describe_public_routes(paths, schemas);
+  describe_web_routes(paths, schemas);
 
   return {{"openapi", "3.0.3"},
           {"info", {{"title", "Keepwatch API"}, {"version", "1"}}},

@@ -1,4 +1,5 @@
-// The Beast side of the gateway (server.hpp): listener and HTTP sessions.
+// The Beast side of the gateway (server.hpp): listener, HTTP sessions, and
+// the WebSocket sessions of the live stream.
 #include "gateway/server.hpp"
 
 #include <atomic>
@@ -10,12 +11,16 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
+
+#include "gateway/live_feed.hpp"
 
 namespace kw::gateway {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -41,6 +46,7 @@ bool sane_request_id(beast::string_view v) {
 }  // namespace
 
 class session;
+class ws_session;
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
   server_options opts;
@@ -52,10 +58,148 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::set<std::shared_ptr<session>> sessions;
+  std::set<std::shared_ptr<ws_session>> streams;  // live-stream WebSockets
   std::atomic<int> busy{0};  // requests being handled or written
   bool stopped = false;
 
+  bool serves_stream() const { return opts.authorize_stream && opts.stream_feed; }
   void do_accept();
+};
+
+// One live-stream WebSocket: messages of one tenant's subscription written
+// as text frames, one at a time; the client's frames read and ignored, so
+// that pings and the close handshake are answered.
+class ws_session : public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(beast::tcp_stream&& s, std::shared_ptr<server::impl> srv) : ws_(std::move(s)), srv_(std::move(srv)) {}
+  ~ws_session() {
+    if (sub_) sub_->cancel();
+  }
+
+  // Subscribes first, so that nothing the feed reads once the handshake is
+  // answered is missed; writing starts when the handshake is done.
+  void run(http::request<http::string_body> req, const tenant_id& t, const std::string& rid) {
+    beast::get_lowest_layer(ws_).expires_never();  // the WebSocket's own timeouts take over
+    websocket::stream_base::timeout to{};
+    to.handshake_timeout = srv_->opts.read_timeout;
+    to.idle_timeout = srv_->opts.read_timeout;
+    to.keep_alive_pings = true;
+    ws_.set_option(to);
+    ws_.read_message_max(srv_->opts.stream_message_limit);
+    ws_.set_option(websocket::stream_base::decorator([rid](websocket::response_type& res) {
+      res.set(http::field::server, "keepwatch");
+      res.set("X-Request-Id", rid);
+    }));
+    std::weak_ptr<ws_session> weak = shared_from_this();
+    sub_ = srv_->opts.stream_feed->subscribe(t, [weak] {
+      // Holding the session keeps the server, and so its io_context, alive.
+      if (auto self = weak.lock()) net::post(self->ws_.get_executor(), [self] { self->pump(); });
+    });
+    req_ = std::move(req);
+    ws_.async_accept(req_, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+  }
+
+  // stop(): closes with "going away" (on the session's strand).
+  void shut_down() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (!self->accepted_) {
+        beast::error_code ec;
+        beast::get_lowest_layer(self->ws_).socket().close(ec);
+        return;
+      }
+      self->begin_close(websocket::close_code::going_away, "the server is stopping");
+    });
+  }
+
+  // After the threads are joined: the feed forgets the session even if a
+  // handler left in the stopped io_context still holds it.
+  void detach() {
+    if (sub_) sub_->cancel();
+  }
+
+private:
+  void on_accept(beast::error_code ec) {
+    if (ec) return finish();
+    accepted_ = true;
+    do_read();
+    pump();
+  }
+
+  void do_read() {
+    ws_.async_read(in_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return finish();  // the client closed, timed out or misbehaved
+    in_.consume(in_.size());
+    do_read();
+  }
+
+  // Writes the next waiting message, or closes if the subscription ended.
+  void pump() {
+    if (!accepted_ || closing_ || writing_) return;
+    if (auto m = sub_->pop()) {
+      writing_ = true;
+      out_ = std::move(*m);
+      ws_.text(true);
+      ws_.async_write(net::buffer(out_), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+      return;
+    }
+    switch (sub_->ended()) {
+      case live_end::fell_behind:
+        return begin_close(websocket::close_code::try_again_later, "fell behind the live feed");
+      case live_end::feed_stopped:
+        return begin_close(websocket::close_code::going_away, "the live feed stopped");
+      case live_end::cancelled:
+      case live_end::none:
+        return;
+    }
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    out_.clear();
+    if (ec) return finish();
+    if (close_) return do_close();
+    pump();
+  }
+
+  void begin_close(websocket::close_code code, const char* why) {
+    if (closing_) return;
+    closing_ = true;
+    sub_->cancel();
+    close_ = websocket::close_reason(code, why);
+    if (!writing_) do_close();
+  }
+
+  void do_close() {
+    ws_.async_close(*close_, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) self->finish();
+      // else the pending read completes with `closed` and finishes.
+    });
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (sub_) sub_->cancel();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().close(ec);
+    std::lock_guard<std::mutex> lk(srv_->mu);
+    srv_->streams.erase(shared_from_this());
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<server::impl> srv_;
+  std::shared_ptr<live_subscription> sub_;
+  http::request<http::string_body> req_;
+  beast::flat_buffer in_;
+  std::string out_;
+  std::optional<websocket::close_reason> close_;
+  bool accepted_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
 };
 
 // One connection: read a request, handle it, write the response, repeat.
@@ -118,6 +262,20 @@ private:
     if (!parse_target(req.target, req.path, req.query)) {
       res = http_response::error(400, "bad_request", "malformed request target", req.request_id);
       res.set_header("X-Request-Id", req.request_id);
+    } else if (srv_->serves_stream() && req.path == srv_->opts.stream_path) {
+      if (!websocket::is_upgrade(msg)) {
+        res = http_response::error(426, "upgrade_required", "the live stream is a WebSocket: send an upgrade request",
+                                   req.request_id);
+        res.set_header("Upgrade", "websocket");
+      } else {
+        handling_ = true;
+        ++srv_->busy;
+        auto who = srv_->opts.authorize_stream(req);
+        --srv_->busy;
+        handling_ = false;
+        if (auto* t = std::get_if<std::string>(&who)) return upgrade(tenant_id{*t}, req.request_id);
+        res = std::get<http_response>(std::move(who));
+      }
     } else {
       handling_ = true;
       ++srv_->busy;
@@ -126,6 +284,18 @@ private:
       handling_ = false;
     }
     send(std::move(res), req.request_id, msg.method() == http::verb::head);
+  }
+
+  // Hands the connection to a live-stream session.
+  void upgrade(const tenant_id& t, const std::string& rid) {
+    auto ws = std::make_shared<ws_session>(std::move(stream_), srv_);
+    {
+      std::lock_guard<std::mutex> lk(srv_->mu);
+      srv_->sessions.erase(shared_from_this());
+      if (srv_->stopping) return;  // the socket closes with the session
+      srv_->streams.insert(ws);
+    }
+    ws->run(parser_->release(), t, rid);
   }
 
   void reply_error(int status, const std::string& message) {
@@ -240,18 +410,23 @@ void server::stop() {
   const auto deadline = std::chrono::steady_clock::now() + impl_->opts.drain_timeout;
   for (;;) {
     std::vector<std::shared_ptr<session>> open;
+    std::vector<std::shared_ptr<ws_session>> streams;
     {
       std::lock_guard<std::mutex> lk(impl_->mu);
       open.assign(impl_->sessions.begin(), impl_->sessions.end());
+      streams.assign(impl_->streams.begin(), impl_->streams.end());
     }
-    if (open.empty() || std::chrono::steady_clock::now() > deadline) break;
+    if ((open.empty() && streams.empty()) || std::chrono::steady_clock::now() > deadline) break;
     for (auto& s : open) s->close_if_idle();
+    for (auto& s : streams) s->shut_down();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   std::lock_guard<std::mutex> lk(impl_->mu);
   impl_->sessions.clear();
+  for (auto& s : impl_->streams) s->detach();
+  impl_->streams.clear();
 }
 
 }  // namespace kw::gateway

@@ -25,6 +25,7 @@
 #include "projections/migrations.hpp"
 #include "projections/service.hpp"
 #include "gateway/api.hpp"
+#include "gateway/live_feed.hpp"
 #include "gateway/server.hpp"
 #include "gateway/tokens.hpp"
 #include "storage/dev_broker.hpp"
@@ -310,6 +311,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   // The gateway: the HTTP API, over the node and the read models.
   std::unique_ptr<kw::gateway::api> api;
   std::unique_ptr<kw::gateway::server> http;
+  std::unique_ptr<kw::gateway::live_feed> feed;
   if (!cfg->database_url.empty() && cfg->gateway_port > 0) {
     auto key = jwt_key(cfg->gateway_jwt_key_file.empty() ? cfg->data_dir + "/jwt.key" : cfg->gateway_jwt_key_file);
     if (!key) return fail("gateway: " + key.err().message);
@@ -334,6 +336,13 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     so.port = static_cast<std::uint16_t>(cfg->gateway_port);
     so.threads = cfg->gateway_threads;
     so.body_limit = static_cast<std::size_t>(cfg->gateway_body_limit_bytes);
+    // The live stream (WebSocket /api/v1/stream) follows the log.
+    auto f = kw::gateway::live_feed::start((*n)->log());
+    if (!f) return fail("live feed: " + f.err().message);
+    feed = std::move(*f);
+    auto* sa = api.get();
+    so.authorize_stream = [sa](const kw::gateway::http_request& q) { return sa->stream_tenant(q); };
+    so.stream_feed = feed.get();
     auto* a = api.get();
     auto started = kw::gateway::server::start(so, [a](const kw::gateway::http_request& q) { return a->handle(q); });
     if (!started) return fail(started.err().message);
@@ -350,6 +359,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: stopping (snapshotting, closing the log)", sig);
   if (http) http->stop();
+  if (feed) feed->stop();
   if (views) views->stop();
   (*n)->stop();
   spdlog::info("stopped cleanly");

@@ -487,6 +487,11 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
     res.set_header("Cache-Control", "public, max-age=300");
     return res;
   });
+  // The live stream is served by the server as a WebSocket (server.hpp);
+  // a plain GET of it lands here.
+  r.add("GET", "/api/v1/stream", [](const http_request& q, const path_params&) {
+    return http_response::error(426, "upgrade_required", "open /api/v1/stream as a WebSocket", q.request_id);
+  });
   r.add("GET", "/metrics", [im](const http_request& q, const path_params&) { return im->scrape(q); });
   r.add("POST", "/api/v1/auth/signup", [im](const http_request& q, const path_params&) { return im->signup(q); });
   r.add("POST", "/api/v1/auth/login", [im](const http_request& q, const path_params&) { return im->login(q); });

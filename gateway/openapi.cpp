@@ -46,6 +46,17 @@ json build() {
   paths["/healthz"]["get"] = {{"summary", "Liveness"}, {"responses", {{"200", {{"description", "alive"}}}}}};
   paths["/readyz"]["get"] = {{"summary", "Readiness: PostgreSQL reachable"},
                              {"responses", {{"200", {{"description", "ready"}}}, {"503", {{"description", "not ready"}}}}}};
+  paths["/api/v1/stream"]["get"] = {
+      {"summary",
+       "The live stream (WebSocket): the tenant's check results and status changes as they happen. Authenticate "
+       "with the Authorization header or ?access_token=. Each text frame is one JSON message with type (check, "
+       "status_changed, incident_opened, incident_closed, monitor_created, monitor_updated, monitor_paused, "
+       "monitor_resumed, monitor_deleted), monitor_id and time."},
+      {"parameters", json::array({query_param("access_token", {{"type", "string"}}, "instead of the header")})},
+      {"responses",
+       {{"101", {{"description", "switching to WebSocket"}}},
+        {"401", error_response("missing or invalid credentials")},
+        {"426", error_response("not a WebSocket upgrade")}}}};
   paths["/metrics"]["get"] = {
       {"summary", "Prometheus metrics (text format 0.0.4): for loopback clients and platform admins"},
       {"responses", {{"200", {{"description", "the metrics"}}}, {"403", error_response("not a platform admin")}}}};

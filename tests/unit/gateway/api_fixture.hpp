@@ -24,6 +24,7 @@
 
 #include "actors/host/node_fixture.hpp"
 #include "gateway/api.hpp"
+#include "gateway/live_feed.hpp"
 #include "gateway/passwords.hpp"
 #include "gateway/server.hpp"
 #include "projections/migrations.hpp"
@@ -153,9 +154,14 @@ protected:
     ao.admin_password = platform_admin_password();
     tweak(ao);
     api_ = std::make_unique<gateway::api>(*node_, ao);
+    auto f = gateway::live_feed::start(node_->log());
+    ASSERT_TRUE(f.ok()) << f.err().message;
+    feed_ = std::move(*f);
     gateway::server_options so2;
     so2.threads = 4;
     auto* a = api_.get();
+    so2.authorize_stream = [a](const gateway::http_request& q) { return a->stream_tenant(q); };
+    so2.stream_feed = feed_.get();
     auto s = gateway::server::start(so2, [a](const gateway::http_request& q) { return a->handle(q); });
     ASSERT_TRUE(s.ok()) << s.err().message;
     server_ = std::move(*s);
@@ -164,6 +170,7 @@ protected:
   void TearDown() override {
     if (server_) server_->stop();
     server_.reset();
+    if (feed_) feed_->stop();
     api_.reset();
     if (views_) views_->stop();
     if (node_) node_->stop();
@@ -225,6 +232,7 @@ protected:
   std::unique_ptr<node> node_;
   std::unique_ptr<kw::projections::service> views_;
   std::unique_ptr<gateway::api> api_;
+  std::unique_ptr<gateway::live_feed> feed_;
   std::unique_ptr<gateway::server> server_;
 };
 

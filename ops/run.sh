@@ -39,7 +39,7 @@ else
   admin_note="keepwatch: platform admin: $KEEPWATCH_GATEWAY_ADMIN_EMAIL"
 fi
 cat <<EOF
-keepwatch: the API is at http://127.0.0.1:$port/api/v1 (the web dashboard is not in this release).
+keepwatch: the dashboard is at http://127.0.0.1:$port/ and the API at http://127.0.0.1:$port/api/v1.
 keepwatch: sign up (creates your tenant, you are its owner), then log in:
   curl -s -X POST http://127.0.0.1:$port/api/v1/auth/signup -H 'Content-Type: application/json' \\
        -d '{"email":"you@example.com","password":"at least 10 chars","tenant_name":"Acme"}'

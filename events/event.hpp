@@ -35,7 +35,10 @@ using event_data = std::variant<
     monitor_deleted, monitor_status_changed, incident_opened, incident_closed,
     notification_delivered, notification_failed,
     // checks topic
-    check_completed>;
+    check_completed,
+    // tenant aggregate, added after the first release: appended so the
+    // alternatives above keep their indices
+    api_calls_recorded>;
 
 // Who caused a command: a user, an API key, or the system itself.
 struct actor_ref {

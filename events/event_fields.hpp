@@ -146,6 +146,10 @@ inline auto fields_of(type_tag<maintenance_scheduled>) {
 inline auto fields_of(type_tag<maintenance_cancelled>) {
   return std::make_tuple(fld("window_id", &maintenance_cancelled::window_id));
 }
+inline auto fields_of(type_tag<api_calls_recorded>) {
+  using T = api_calls_recorded;
+  return std::make_tuple(fld("day", &T::day), fld("calls", &T::calls));
+}
 
 // ---- monitor aggregate ---------------------------------------------------
 

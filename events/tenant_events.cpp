@@ -25,5 +25,6 @@ KW_DEFINE_EVENT_JSON(status_page_updated)
 KW_DEFINE_EVENT_JSON(status_page_deleted)
 KW_DEFINE_EVENT_JSON(maintenance_scheduled)
 KW_DEFINE_EVENT_JSON(maintenance_cancelled)
+KW_DEFINE_EVENT_JSON(api_calls_recorded)
 
 }  // namespace kw

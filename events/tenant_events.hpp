@@ -5,6 +5,7 @@
 // upcaster. Password hashes never appear here; API keys only as SHA-256 hex.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,17 @@ struct maintenance_cancelled {
   std::string window_id;
 };
 
+// Metering: API calls the gateway served for this tenant on one UTC day,
+// counted in memory and flushed as one command per tenant every minute and at
+// shutdown. Each event adds `calls` to the day's total (it is a delta, never
+// a running total), so the usage read model sums them. Not an entity change:
+// the tenant's own state only records the command id.
+struct api_calls_recorded {
+  KW_EVENT_TYPE("tenant.api_calls_recorded", 1)
+  std::string day;        // "YYYY-MM-DD" (UTC)
+  std::int64_t calls = 0; // 1..10^9
+};
+
 KW_EVENT_JSON(tenant_created)
 KW_EVENT_JSON(tenant_renamed)
 KW_EVENT_JSON(tenant_plan_changed)
@@ -171,5 +183,6 @@ KW_EVENT_JSON(status_page_updated)
 KW_EVENT_JSON(status_page_deleted)
 KW_EVENT_JSON(maintenance_scheduled)
 KW_EVENT_JSON(maintenance_cancelled)
+KW_EVENT_JSON(api_calls_recorded)
 
 }  // namespace kw

@@ -2,7 +2,11 @@
 // (actor kind, id, IP), what (the event type), to which entity, the entity
 // before and after, and where the event is in the log (partition, offset,
 // hash, prevhash), so an auditor can go from a row to the record and check
-// its chain.
+// its chain. API-call metering (api_calls_recorded) is the one domain event
+// left out: it changes no entity, and its counts are in usage_daily. So a
+// row's prevhash equals the previous row's hash unless metering events sit
+// between the two in the log (`keepwatch audit verify` checks the full chain
+// on the log itself).
 //
 // Each event names an entity ("tenant/<id>", "monitor/<id>",
 // "member/<user id>", ...) and a change: it creates the entity, updates some
@@ -133,7 +137,9 @@ audited audit_of(const event& e) {
                            J{{"monitor_id", monitor_of(e.meta)}, {"delivered", false}, {"attempts", d.attempts},
                              {"error", d.error}}};
           },
+          // Not audited (skipped in apply): neither is an entity change.
           [&](const check_completed&) { return audited{}; },
+          [&](const api_calls_recorded&) { return audited{}; },
       },
       e.data);
 }
@@ -147,7 +153,11 @@ public:
   void apply(const std::vector<projected_event>& batch, sql_batch& out) const override {
     for (auto& r : batch) {
       const event& e = *r.e;
-      if (is_check_result(e.data)) continue;
+      // Check results and API-call metering are measurements, not decisions
+      // about an entity: the usage read model holds them. Metering would add
+      // a row per tenant per minute of API traffic and bury the changes an
+      // auditor looks for.
+      if (is_check_result(e.data) || std::holds_alternative<api_calls_recorded>(e.data)) continue;
       const audited a = audit_of(e);
       const std::string t = e.meta.tenant.get();
       const char* kind = a.kind == change::create ? "create" : a.kind == change::update ? "update" : "remove";

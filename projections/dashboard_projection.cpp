@@ -270,6 +270,7 @@ private:
             [&](const notification_delivered&) {},
             [&](const notification_failed&) {},
             [&](const check_completed&) {},
+            [&](const api_calls_recorded&) {},  // metering: the usage projection's
         },
         e.data);
   }

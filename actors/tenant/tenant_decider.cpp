@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "actors/common/validation.hpp"
+#include "events/codec.hpp"
 
 namespace kw::tenant {
 
@@ -102,6 +103,12 @@ status valid_page(const state& s, const std::string& page_id, const std::string&
   return known_monitors(s, monitor_ids);
 }
 
+// A UTC calendar day written "YYYY-MM-DD" (a real date: no 2026-02-30).
+status valid_day(const std::string& day) {
+  if (day.size() == 10 && parse_time(day + "T00:00:00.000000Z").ok()) return ok_status();
+  return reject(errc::invalid, "day must be a calendar date written YYYY-MM-DD");
+}
+
 const plan* current_plan(const state& s, const plan_catalog& plans, error& err) {
   const plan* p = plans.find(s.plan);
   if (!p)
@@ -128,6 +135,7 @@ needed permission_for(const state& s, const body& b) {
           [](const create_tenant&) { return needed{}; },
           [](const suspend_tenant&) { return needed{true, {}}; },
           [](const activate_tenant&) { return needed{true, {}}; },
+          [](const record_api_calls&) { return needed{true, {}}; },
           [](const rename_tenant&) { return needed{false, permission::manage_tenant}; },
           [](const change_plan&) { return needed{false, permission::manage_tenant}; },
           [](const delete_tenant&) { return needed{false, permission::manage_tenant}; },
@@ -346,6 +354,14 @@ struct handler {
     if (!s.monitors.count(c.monitor_id)) return reject(errc::not_found, "no monitor '" + c.monitor_id + "'");
     return one(monitor_deleted{c.monitor_id});
   }
+
+  outcome operator()(const record_api_calls& c) const {
+    if (auto r = valid_day(c.day); !r) return r.err();
+    if (c.calls < 1 || c.calls > max_api_calls_per_record)
+      return reject(errc::invalid, "calls must be between 1 and " +
+                                       std::to_string(max_api_calls_per_record));
+    return one(api_calls_recorded{c.day, c.calls});
+  }
 };
 
 }  // namespace
@@ -386,8 +402,9 @@ outcome decide(const state& s, const command& c, const plan_catalog& plans) {
   if (need.perm)
     if (auto r = authorize(s, c.meta.actor, *need.perm); !r) return r.err();
 
+  // Metering goes on while suspended: the tenant's reads are still served.
   if (s.status == tenant_status::suspended && !std::holds_alternative<activate_tenant>(c.b) &&
-      !std::holds_alternative<delete_tenant>(c.b))
+      !std::holds_alternative<delete_tenant>(c.b) && !std::holds_alternative<record_api_calls>(c.b))
     return reject(errc::suspended, "the tenant is suspended");
 
   if (c.meta.expected_version >= 0 && c.meta.expected_version != s.version)
@@ -478,6 +495,8 @@ state evolve(state s, const event& e) {
           [&](const maintenance_cancelled& d) {
             tenant_event([&] { s.maintenance.erase(d.window_id); });
           },
+          // Metering: counted by the usage read model, not by the tenant.
+          [&](const api_calls_recorded&) { tenant_event([] {}); },
           // The monitor's lifecycle is the tenant's to decide: these events
           // are in the tenant's stream (subject monitor/<id>) and count.
           [&](const monitor_created& d) {

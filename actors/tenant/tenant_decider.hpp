@@ -20,13 +20,18 @@
 //
 // Rule summary (the tests are the full specification):
 //  - not yet created: only create_tenant, everything else not_found;
-//    deleted: everything not_found; suspended: only activate_tenant and
-//    delete_tenant, everything else suspended.
+//    deleted: everything not_found; suspended: only activate_tenant,
+//    delete_tenant and record_api_calls, everything else suspended.
 //  - expected_version >= 0 and != version: conflict.
 //  - authorization: actor kind "user" must be a member whose role allows the
 //    command, kind "api_key" must be a live key of scope read_write (acting
 //    as role member); any other kind ("system", "operator") is the platform
 //    and may do everything. suspend/activate are platform-only.
+//  - record_api_calls is platform-only metering: the gateway's per-tenant,
+//    per-UTC-day count of API calls, flushed every minute and at shutdown.
+//    It is accepted on a suspended tenant (its reads are still counted),
+//    emits api_calls_recorded, and changes nothing but version and the
+//    recent-command window.
 //  - delete_tenant emits monitor_deleted for every live monitor, then
 //    tenant_deleted, so every monitor stream gets its last event.
 #pragma once
@@ -160,13 +165,21 @@ struct schedule_maintenance {
 struct cancel_maintenance { std::string window_id; };
 struct create_monitor { std::string monitor_id; monitor_config config; };
 struct delete_monitor { std::string monitor_id; };
+// API calls served for the tenant on `day` ("YYYY-MM-DD", UTC) since the
+// previous flush: a delta, 1..max_api_calls_per_record.
+struct record_api_calls {
+  std::string day;
+  std::int64_t calls = 0;
+};
+inline constexpr std::int64_t max_api_calls_per_record = 1'000'000'000;
 
 using body = std::variant<
     create_tenant, rename_tenant, change_plan, suspend_tenant, activate_tenant,
     delete_tenant, add_member, change_role, remove_member, create_api_key,
     revoke_api_key, create_channel, update_channel, delete_channel,
     create_status_page, update_status_page, delete_status_page,
-    schedule_maintenance, cancel_maintenance, create_monitor, delete_monitor>;
+    schedule_maintenance, cancel_maintenance, create_monitor, delete_monitor,
+    record_api_calls>;
 
 struct command {
   kw::command_meta meta;

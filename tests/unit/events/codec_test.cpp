@@ -120,7 +120,7 @@ TEST(codec, monitor_config_json_shape) {
 }
 
 TEST(codec, check_results_carry_no_hash_chain_fields) {
-  const auto checks = sample_event(sample_payloads().back());
+  const auto checks = sample_event(sample_payloads()[29]);
   ASSERT_TRUE(kw::is_check_result(checks.data));
   const json j = json::parse(kw::encode(checks));
   EXPECT_FALSE(j.contains("prevhash"));
@@ -339,6 +339,63 @@ TEST(codec_rejects, bad_enum_strings) {
   expect_rejected(sc, "data.to: unknown value \"sideways\" (expected pending|up|down|maintenance)");
   sc["data"]["to"] = 2;
   expect_rejected(sc, "data.to: expected string, got integer");
+}
+
+// ---- metering ------------------------------------------------------------------
+
+// The API-call counts the gateway flushes: a tenant-stream, hash-chained event
+// whose wire shape is pinned here, decoded as strictly as every other type.
+TEST(codec_api_calls_recorded, golden_record_and_round_trip) {
+  kw::event e = sample_event(kw::api_calls_recorded{"2026-11-24", 1'000'000'000}, 5);
+  e.meta.actor = kw::actor_ref{"system", "keepwatch", ""};
+  e.meta.correlation_id = "";
+  EXPECT_EQ(kw::encode(e),
+            R"({"actor":{"id":"keepwatch","ip":"","kind":"system"},"aggregate":"tenant/acme",)"
+            R"("causationid":"cmd-7","correlationid":"","data":{"calls":1000000000,"day":"2026-11-24"},)"
+            R"("hash":"","id":"01a20cff-7d7b-7ac1-9234-56789abcdef0","prevhash":"","seq":5,)"
+            R"("source":"keepwatch/node-1","specversion":"1.0","subject":"tenant/acme",)"
+            R"("tenantid":"acme","time":"2026-11-24T10:00:00.123461Z",)"
+            R"("type":"keepwatch.tenant.api_calls_recorded.v1"})");
+  auto back = kw::decode(kw::encode(e));
+  ASSERT_TRUE(back.ok()) << back.err().message;
+  const auto& d = std::get<kw::api_calls_recorded>(back->data);
+  EXPECT_EQ(d.day, "2026-11-24");
+  EXPECT_EQ(d.calls, 1'000'000'000);
+  EXPECT_FALSE(kw::is_check_result(back->data));
+}
+
+TEST(codec_api_calls_recorded, decoding_is_strict) {
+  const json base = json::parse(kw::encode(sample_event(kw::api_calls_recorded{"2026-11-24", 42})));
+  ASSERT_TRUE(kw::decode(base.dump()).ok());
+  for (const char* field : {"day", "calls"}) {
+    auto j = base;
+    j["data"].erase(field);
+    expect_rejected(j, std::string("data.") + field + ": missing field");
+  }
+  auto j = base;
+  j["data"]["calls"] = "42";
+  expect_rejected(j, "data.calls: expected integer, got string");
+  j = base;
+  j["data"]["calls"] = 4.5;
+  expect_rejected(j, "data.calls:");
+  j = base;
+  j["data"]["calls"] = json::parse("1e30");
+  expect_rejected(j, "data.calls:");
+  j = base;
+  j["data"]["day"] = 20261124;
+  expect_rejected(j, "data.day: expected string, got integer");
+  j = base;
+  j["data"]["day"] = nullptr;
+  expect_rejected(j, "data.day:");
+  j = base;
+  j["data"]["tenant"] = "acme";
+  expect_rejected(j, "data.tenant: unknown field");
+  j = base;
+  j["data"] = json::array();
+  expect_rejected(j, "data:");
+  j = base;
+  j.erase("hash");  // a domain event: the chain fields are required
+  expect_rejected(j, "hash: missing field");
 }
 
 // ---- time and ids -------------------------------------------------------------

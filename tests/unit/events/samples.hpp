@@ -80,6 +80,7 @@ inline std::vector<event_data> sample_payloads() {
   v.emplace_back(notification_failed{"ch_1", "i_1", "up", 5, "connection refused"});
   v.emplace_back(check_completed{"m_1", false, 4'500'123, 503, "HTTP 503",
                                  timestamp(t0().get() + 86'400'000'000)});
+  v.emplace_back(api_calls_recorded{"2026-11-24", 1'234'567});
   return v;
 }
 

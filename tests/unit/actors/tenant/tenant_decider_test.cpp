@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -569,6 +570,97 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(tenant_delete_monitor, rejects_an_unknown_monitor) {
   spec().given({created()}).when(kt::delete_monitor{"m9"}).then_error(errc::not_found);
+}
+
+// ---------------------------------------------------------------- metering
+
+actor_ref platform() { return actor_ref{"system", "keepwatch", ""}; }
+
+TEST(tenant_record_api_calls, records_the_days_calls_and_changes_only_the_version) {
+  spec t;
+  t.given({created(), a_monitor("m1")});
+  auto before = t.state();
+  t.when(kt::record_api_calls{"2026-11-24", 17}, platform())
+      .then({api_calls_recorded{"2026-11-24", 17}});
+  EXPECT_EQ(t.state().version, before.version + 1);
+  EXPECT_TRUE(kt::seen(t.state(), t.last_command().meta.command_id));
+  // Nothing else of the tenant moved.
+  auto after = t.state();
+  after.version = before.version;
+  after.recent = before.recent;
+  EXPECT_EQ(after, before);
+  // Each flush is a delta: the same day again is another event.
+  t.when(kt::record_api_calls{"2026-11-24", 3}, platform()).then({api_calls_recorded{"2026-11-24", 3}});
+  t.when(kt::record_api_calls{"2026-11-25", 1'000'000'000}, actor_ref{"operator", "ops", ""})
+      .then({api_calls_recorded{"2026-11-25", 1'000'000'000}});
+  EXPECT_TRUE(kt::in_tenant_stream(api_calls_recorded{"2026-11-25", 1}));
+}
+
+TEST(tenant_record_api_calls, is_for_the_platform_only) {
+  spec t;
+  t.given({created(), api_key_created{"k1", "ci", hash_a, "read_write"}});
+  t.when(kt::record_api_calls{"2026-11-24", 5}, user("u-owner")).then_error(errc::forbidden);
+  t.when(kt::record_api_calls{"2026-11-24", 5}, user("u-stranger")).then_error(errc::forbidden);
+  t.when(kt::record_api_calls{"2026-11-24", 5}, key("k1")).then_error(errc::forbidden);
+  EXPECT_EQ(t.state().version, 2);
+}
+
+TEST(tenant_record_api_calls, rejects_a_bad_day) {
+  for (const char* day : {"", "2026-11-2", "2026-1-24", "2026/11/24", "24-11-2026", "2026-02-30",
+                          "2025-02-29", "2026-13-01", "2026-11-00", "2026-11-24T00:00:00Z",
+                          " 2026-11-24", "2026-11-24 ", "2026-11-ab"}) {
+    SCOPED_TRACE(day);
+    spec().given({created()}).when(kt::record_api_calls{day, 5}, platform()).then_error(errc::invalid);
+  }
+  spec().given({created()}).when(kt::record_api_calls{"2024-02-29", 5}, platform())
+      .then({api_calls_recorded{"2024-02-29", 5}});
+}
+
+TEST(tenant_record_api_calls, rejects_a_count_out_of_range) {
+  for (std::int64_t calls : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{1'000'000'001},
+                             std::numeric_limits<std::int64_t>::min(),
+                             std::numeric_limits<std::int64_t>::max()}) {
+    SCOPED_TRACE(calls);
+    spec().given({created()}).when(kt::record_api_calls{"2026-11-24", calls}, platform())
+        .then_error(errc::invalid);
+  }
+  spec().given({created()}).when(kt::record_api_calls{"2026-11-24", 1}, platform())
+      .then({api_calls_recorded{"2026-11-24", 1}});
+}
+
+TEST(tenant_record_api_calls, counts_a_suspended_tenant_but_not_a_deleted_or_unknown_one) {
+  spec().given({created(), tenant_suspended{"unpaid"}})
+      .when(kt::record_api_calls{"2026-11-24", 9}, platform())
+      .then({api_calls_recorded{"2026-11-24", 9}});
+  spec().given({created(), tenant_deleted{}})
+      .when(kt::record_api_calls{"2026-11-24", 9}, platform())
+      .then_error(errc::not_found);
+  spec().when(kt::record_api_calls{"2026-11-24", 9}, platform()).then_error(errc::not_found);
+}
+
+TEST(tenant_record_api_calls, a_retried_flush_appends_nothing) {
+  spec t;
+  t.given({created()});
+  kt::command c{command_meta{}, kt::record_api_calls{"2026-11-24", 40}};
+  c.meta.command_id = "flush-acme-2026-11-24-1";
+  c.meta.actor = platform();
+  t.when(c).then({api_calls_recorded{"2026-11-24", 40}});
+  const auto version = t.state().version;
+  t.when(c).then({});  // the same flush again: counted once
+  EXPECT_EQ(t.state().version, version);
+  c.meta.command_id = "flush-acme-2026-11-24-2";  // the next flush is new
+  t.when(c).then({api_calls_recorded{"2026-11-24", 40}});
+}
+
+TEST(tenant_record_api_calls, honours_the_expected_version) {
+  spec t;
+  t.given({created()});
+  kt::command c{command_meta{}, kt::record_api_calls{"2026-11-24", 2}};
+  c.meta.actor = platform();
+  c.meta.expected_version = 0;
+  t.when(c).then_error(errc::conflict);
+  c.meta.expected_version = 1;
+  t.when(c).then({api_calls_recorded{"2026-11-24", 2}});
 }
 
 // ---------------------------------------------------------------- idempotency, versions

@@ -3,8 +3,11 @@
 #include "gateway/api.hpp"
 
 #include <chrono>
+#include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
@@ -69,6 +72,75 @@ struct api::impl final : api_context {
   mutable std::set<std::string> revoked;  // jtis revoked by logout (also in PostgreSQL)
   mutable rate_limiter limiter;
   gateway::metrics stats;
+
+  // API calls per (tenant, UTC day), sent to the tenants as record_api_calls
+  // every api_calls_flush_s and at stop; the usage read model adds them up.
+  // A batch that could not be sent keeps its command id and is retried with
+  // it, so a send of unknown outcome is not counted twice.
+  struct call_batch {
+    std::string tenant, day, command_id;
+    std::int64_t calls = 0;
+  };
+  mutable std::mutex calls_mu;
+  mutable std::map<std::pair<std::string, std::string>, std::int64_t> calls;  // counting now
+  std::vector<call_batch> unsent;                                             // flusher only
+  std::condition_variable calls_cv;
+  bool stopping = false;
+  std::thread flusher;
+
+  void count_call(const std::string& tenant) const {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char day[16];
+    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    std::lock_guard<std::mutex> lk(calls_mu);
+    ++calls[{tenant, day}];
+  }
+
+  void flush_calls() {
+    {
+      std::lock_guard<std::mutex> lk(calls_mu);
+      for (auto& [k, v] : calls) unsent.push_back({k.first, k.second, new_id(), v});
+      calls.clear();
+    }
+    std::vector<call_batch> keep;
+    for (auto& b : unsent) {
+      command_meta m;
+      m.command_id = b.command_id;
+      m.actor = system_actor();
+      m.time = now_us();
+      auto r = n.execute(tenant::command{m, tenant::record_api_calls{b.day, b.calls}}, tenant_id{b.tenant},
+                         std::chrono::seconds(10));
+      if (!r && (r.err().code == errc::unavailable || r.err().code == errc::timeout)) {
+        keep.push_back(b);  // retried with the same command id
+      } else if (!r) {
+        spdlog::warn("{} API calls of {} on {} not recorded: {}", b.calls, b.tenant, b.day, r.err().message);
+      }
+    }
+    unsent = std::move(keep);
+  }
+
+  void start_flusher() {
+    flusher = std::thread([this] {
+      std::unique_lock<std::mutex> lk(calls_mu);
+      while (!stopping) {
+        calls_cv.wait_for(lk, std::chrono::seconds(o.api_calls_flush_s), [this] { return stopping; });
+        lk.unlock();
+        flush_calls();
+        lk.lock();
+      }
+    });
+  }
+
+  ~impl() override {
+    {
+      std::lock_guard<std::mutex> lk(calls_mu);
+      stopping = true;
+    }
+    calls_cv.notify_all();
+    if (flusher.joinable()) flusher.join();
+  }
 
   impl(node& nd, api_options o)
       : api_context(nd, pool_, opts),
@@ -229,6 +301,7 @@ struct api::impl final : api_context {
                                   "the role '" + c.who + "' may not " + std::string(to_string(a)), req.request_id);
     const auto* p = o.plans.find(t->plan);
     current_rate = limiter.take(c.tenant, p ? p->api_rate_per_min : 60, rate_limiter::clock::now());
+    if (current_rate->allowed) count_call(c.tenant);
     if (!current_rate->allowed)
       return http_response::error(429, "rate_limited",
                                   "too many requests for this tenant's plan; retry after " +
@@ -471,6 +544,7 @@ std::string app_url_from(const std::string& url) {
 
 api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))) {
   impl_->load_revoked();
+  impl_->start_flusher();
   if (auto st = impl_->bootstrap_admin(); !st) throw std::runtime_error("platform admin: " + st.err().message);
   auto* im = impl_.get();
   auto& r = im->r;

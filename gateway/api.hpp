@@ -50,6 +50,9 @@ struct api_options {
   // KEEPWATCH_ADMIN_EMAIL / KEEPWATCH_ADMIN_PASSWORD). Empty: none.
   std::string admin_email;
   std::string admin_password;
+  // How often the API calls counted per tenant are sent to the tenants'
+  // actors (record_api_calls → the usage read model); also at shutdown.
+  int api_calls_flush_s = 60;
 };
 
 // `url` (a libpq URL or key=value string) with the user keepwatch_app and no

@@ -244,3 +244,41 @@ TEST_P(AccessApiTest, MetricsCountRequestsCommandsAndTheNodesFigures) {
 }
 
 KW_API_TEST_SUITE(AccessApiTest);
+
+// API calls are counted per tenant and reach the usage read model.
+class ApiCallsApiTest : public api_test {
+protected:
+  using api_test::tweak;
+  void tweak(gateway::api_options& o) override { o.api_calls_flush_s = 1; }
+};
+
+TEST_P(ApiCallsApiTest, CallsAreCountedPerTenantIntoUsage) {
+  auto a = signup("a@example.com", "Tenant A");
+  auto b = signup("b@example.com", "Tenant B");
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(call("GET", "/api/v1/monitors", a).status, 200);
+  ASSERT_EQ(call("GET", "/api/v1/monitors", b).status, 200);
+  // A's 5 lists, then the usage reads themselves, as they are counted too.
+  auto calls_of = [&](const json& who) -> long long {
+    auto r = call("GET", "/api/v1/usage", who);
+    if (r.status != 200) return -1;
+    return r.j()["totals"].value("api_calls", 0LL);
+  };
+  // Polled slowly: each poll is an API call too, within the plan's rate.
+  auto poll = [&](const json& who, long long at_least) {
+    long long n = -1;
+    for (int i = 0; i < 60 && (n = calls_of(who)) < at_least; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return n;
+  };
+  const long long seen_a = poll(a, 5);
+  EXPECT_GE(seen_a, 5) << call("GET", "/api/v1/usage", a).body;
+  const long long seen_b = poll(b, 1);
+  EXPECT_GE(seen_b, 1);
+  EXPECT_EQ(scalar(url_, "SELECT count(DISTINCT tenant_id) FROM usage_daily WHERE api_calls > 0"), "2");
+  // The events are in the log, sent by the system.
+  auto st = node_->tenant_state(tenant_id{a["tenant_id"].get<std::string>()});
+  ASSERT_TRUE(st.ok());
+  EXPECT_GT(st->version, 1);
+}
+
+KW_API_TEST_SUITE(ApiCallsApiTest);

@@ -341,11 +341,7 @@ struct api::impl final : api_context {
     const std::string email = lower(b["email"].get<std::string>());
     const std::string password = b["password"];
     const std::string name = b["tenant_name"];
-    if (email.size() > 254 || email.find('@') == std::string::npos || email.front() == '@' ||
-        email.back() == '@')
-      details.push_back({{"field", "email"}, {"message", "not an email address"}});
-    if (password.size() < 10 || password.size() > 256)
-      details.push_back({{"field", "password"}, {"message", "must be 10 to 256 characters"}});
+    login_rules(email, "email", password, "password", details);
     if (name.empty() || name.size() > 200)
       details.push_back({{"field", "tenant_name"}, {"message", "must be 1 to 200 characters"}});
     if (!details.empty()) return invalid(req, details);

@@ -140,7 +140,44 @@ http_response not_found(const http_request& req, const std::string& what) {
   return http_response::error(404, "not_found", "no " + what, req.request_id);
 }
 
+bool if_none_match(const http_request& req, const std::string& etag) {
+  const auto inm = req.header("if-none-match");
+  if (!inm) return false;
+  const std::string& v = *inm;
+  std::size_t i = 0;
+  while (i < v.size()) {
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) ++i;
+    if (i >= v.size()) break;
+    if (v[i] == '*') return true;
+    if (v.compare(i, 2, "W/") == 0) i += 2;
+    if (i >= v.size() || v[i] != '"') return false;
+    const auto end = v.find('"', i + 1);
+    if (end == std::string::npos) return false;
+    if (v.compare(i, end + 1 - i, etag) == 0) return true;
+    i = end + 1;
+  }
+  return false;
+}
+
 // ---- bodies and queries
+
+std::optional<http_response> no_fields(const http_request& req) {
+  if (req.body.empty()) return std::nullopt;
+  json b;
+  if (auto bad = body_object(req, b)) return bad;
+  json details = json::array();
+  unknown_fields(b, {}, details);
+  if (!details.empty()) return invalid(req, details);
+  return std::nullopt;
+}
+
+void login_rules(const std::string& email, const std::string& email_field, const std::string& password,
+                 const std::string& password_field, json& details) {
+  if (email.size() > 254 || email.find('@') == std::string::npos || email.front() == '@' || email.back() == '@')
+    details.push_back({{"field", email_field}, {"message", "not an email address"}});
+  if (password.size() < 10 || password.size() > 256)
+    details.push_back({{"field", password_field}, {"message", "must be 10 to 256 characters"}});
+}
 
 std::optional<http_response> body_object(const http_request& req, json& out) {
   auto ct = req.header("content-type").value_or("");

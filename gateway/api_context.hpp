@@ -110,7 +110,27 @@ http_response from_error(const error& e, const http_request& req);
 http_response invalid(const http_request& req, const json& details);
 http_response not_found(const http_request& req, const std::string& what);
 
+// `f(caller)` when authorize() gave a caller, else its refusal:
+//   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) { ... });
+template <class F>
+http_response refusal_or(std::variant<caller, http_response>&& who, F&& f) {
+  if (auto* r = std::get_if<http_response>(&who)) return *r;
+  return f(std::get<caller>(who));
+}
+
+// True when If-None-Match lists `etag` (weak comparison, as for GET) or is "*".
+bool if_none_match(const http_request& req, const std::string& etag);
+
 // ---- request bodies and queries
+
+// The body of a command that takes no arguments: none, or an object without
+// fields; the refusal otherwise.
+std::optional<http_response> no_fields(const http_request& req);
+// The rules every login is held to (sign-up, members, a platform admin's new
+// tenant): an email address and a password of 10 to 256 characters; field
+// errors under the given names.
+void login_rules(const std::string& email, const std::string& email_field, const std::string& password,
+                 const std::string& password_field, json& details);
 
 // The JSON object of a request body, or the response refusing it: another
 // content type (415), bad UTF-8 or malformed JSON (400), not an object (422).

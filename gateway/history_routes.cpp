@@ -41,12 +41,6 @@ std::string us_of(const std::string& column) {
   return "(extract(epoch FROM " + column + ") * 1000000)::bigint";
 }
 
-template <class F>
-http_response refusal_or(std::variant<caller, http_response>&& who, F&& f) {
-  if (auto* r = std::get_if<http_response>(&who)) return *r;
-  return f(std::get<caller>(who));
-}
-
 http_response bad_query(const http_request& req, const json& details) {
   return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
 }

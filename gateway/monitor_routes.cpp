@@ -73,12 +73,6 @@ const std::string& overview_columns() {
   return cols;
 }
 
-template <class F>
-auto refusal_or(std::variant<caller, http_response>&& who, F&& f) {
-  if (auto* r = std::get_if<http_response>(&who)) return *r;
-  return f(std::get<caller>(who));
-}
-
 http_response create_monitor(const api_context& cx, const http_request& req) {
   return refusal_or(cx.authorize(req, action::manage_monitors), [&](const caller& c) {
     json b;
@@ -121,13 +115,7 @@ http_response update_monitor(const api_context& cx, const http_request& req, con
 template <class Cmd>
 http_response monitor_command(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::manage_monitors), [&](const caller& c) {
-    if (!req.body.empty()) {
-      json b;
-      if (auto bad = body_object(req, b)) return *bad;
-      json details = json::array();
-      unknown_fields(b, {}, details);
-      if (!details.empty()) return invalid(req, details);
-    }
+    if (auto bad = no_fields(req)) return *bad;
     auto reply = cx.n.execute(monitor::command{cx.meta_for(req, c), {}, Cmd{}}, tenant_id{c.tenant}, p.at("id"));
     if (!reply) return from_error(reply.err(), req);
     return http_response::json(200, write_reply(*reply));

@@ -253,26 +253,6 @@ bool wants_json(const http_request& req, std::string& slug) {
   return accept && lower(*accept).find("application/json") != std::string::npos;
 }
 
-// True when If-None-Match lists `etag` (weak comparison, as for GET) or is "*".
-bool not_modified(const http_request& req, const std::string& etag) {
-  const auto inm = req.header("if-none-match");
-  if (!inm) return false;
-  const std::string& v = *inm;
-  std::size_t i = 0;
-  while (i < v.size()) {
-    while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) ++i;
-    if (i >= v.size()) break;
-    if (v[i] == '*') return true;
-    if (v.compare(i, 2, "W/") == 0) i += 2;
-    if (i >= v.size() || v[i] != '"') return false;
-    const auto end = v.find('"', i + 1);
-    if (end == std::string::npos) return false;
-    if (v.compare(i, end + 1 - i, etag) == 0) return true;
-    i = end + 1;
-  }
-  return false;
-}
-
 http_response missing_page(const http_request& req, const std::string& slug, bool as_json) {
   http_response res;
   if (as_json) {
@@ -302,7 +282,7 @@ http_response status_page(const api_context& cx, page_cache& cache, const http_r
   if (!pg.found) return missing_page(req, slug, as_json);
   const std::string& etag = as_json ? pg.json_etag : pg.html_etag;
   http_response res;
-  if (not_modified(req, etag)) {
+  if (if_none_match(req, etag)) {
     res.status = 304;
     res.content_type.clear();
   } else {

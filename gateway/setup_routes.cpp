@@ -34,12 +34,6 @@ constexpr std::size_t max_secret_len = 1024;
 // The most monitors one window or page may name.
 constexpr std::size_t max_monitor_ids = 1000;
 
-template <class F>
-http_response refusal_or(std::variant<caller, http_response>&& who, F&& f) {
-  if (auto* r = std::get_if<http_response>(&who)) return *r;
-  return f(std::get<caller>(who));
-}
-
 http_response bad_query(const http_request& req, const json& details) {
   return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
 }
@@ -155,17 +149,6 @@ std::string object_id(const std::string& prefix, const http_request& req, const 
   return prefix + random_hex(8);
 }
 
-// A body-less write (DELETE): a body, if any, must be an empty object.
-std::optional<http_response> no_body(const http_request& req) {
-  if (req.body.empty()) return std::nullopt;
-  json b;
-  if (auto bad = body_object(req, b)) return bad;
-  json details = json::array();
-  unknown_fields(b, {}, details);
-  if (!details.empty()) return invalid(req, details);
-  return std::nullopt;
-}
-
 // One row of a list query, keyed, into `items`; true when there is more.
 template <class ToJson>
 bool take_page(const pqxx::result& rows, int limit, json& items, ToJson&& to_json) {
@@ -266,7 +249,7 @@ http_response update_channel(const api_context& cx, const http_request& req, con
 
 http_response delete_channel(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::manage_channels), [&](const caller& c) {
-    if (auto bad = no_body(req)) return *bad;
+    if (auto bad = no_fields(req)) return *bad;
     auto reply =
         cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::delete_channel{p.at("id")}}, tenant_id{c.tenant});
     if (!reply) return from_error(reply.err(), req);
@@ -375,7 +358,7 @@ http_response schedule_maintenance(const api_context& cx, const http_request& re
 
 http_response cancel_maintenance(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::manage_maintenance), [&](const caller& c) {
-    if (auto bad = no_body(req)) return *bad;
+    if (auto bad = no_fields(req)) return *bad;
     auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::cancel_maintenance{p.at("id")}},
                               tenant_id{c.tenant});
     if (!reply) return from_error(reply.err(), req);
@@ -542,7 +525,7 @@ http_response update_status_page(const api_context& cx, const http_request& req,
 
 http_response delete_status_page(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::manage_status_pages), [&](const caller& c) {
-    if (auto bad = no_body(req)) return *bad;
+    if (auto bad = no_fields(req)) return *bad;
     auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::delete_status_page{p.at("id")}},
                               tenant_id{c.tenant});
     if (!reply) return from_error(reply.err(), req);

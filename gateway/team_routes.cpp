@@ -23,25 +23,7 @@
 namespace kw::gateway {
 namespace {
 
-template <class F>
-http_response refusal_or(std::variant<caller, http_response>&& who, F&& f) {
-  if (auto* r = std::get_if<http_response>(&who)) return *r;
-  return f(std::get<caller>(who));
-}
-
 const char* const role_rule = "one of owner, admin, member, viewer, auditor";
-
-// A body that must be empty or an object without fields (commands that take
-// no arguments).
-std::optional<http_response> no_fields(const http_request& req) {
-  if (req.body.empty()) return std::nullopt;
-  json b;
-  if (auto bad = body_object(req, b)) return bad;
-  json details = json::array();
-  unknown_fields(b, {}, details);
-  if (!details.empty()) return invalid(req, details);
-  return std::nullopt;
-}
 
 // ---- members
 
@@ -89,12 +71,8 @@ http_response add_member(const api_context& cx, const http_request& req) {
     const std::string role = b["role"];
     const std::string password = b["password"];
     // The sign-up rules (api.cpp), so every login is held to the same ones.
-    if (email.size() > 254 || email.find('@') == std::string::npos || email.front() == '@' ||
-        email.back() == '@')
-      details.push_back({{"field", "email"}, {"message", "not an email address"}});
+    login_rules(email, "email", password, "password", details);
     if (!parse_role(role)) details.push_back({{"field", "role"}, {"message", role_rule}});
-    if (password.size() < 10 || password.size() > 256)
-      details.push_back({{"field", "password"}, {"message", "must be 10 to 256 characters"}});
     if (!details.empty()) return invalid(req, details);
     auto hash = hash_password(password, cx.o.cost);
     if (!hash) return from_error(hash.err(), req);

@@ -25,23 +25,6 @@
 namespace kw::gateway {
 namespace {
 
-template <class F>
-http_response refusal_or(std::variant<caller, http_response>&& who, F&& f) {
-  if (auto* r = std::get_if<http_response>(&who)) return *r;
-  return f(std::get<caller>(who));
-}
-
-// A body that must be empty or an object without fields.
-std::optional<http_response> no_fields(const http_request& req) {
-  if (req.body.empty()) return std::nullopt;
-  json b;
-  if (auto bad = body_object(req, b)) return bad;
-  json details = json::array();
-  unknown_fields(b, {}, details);
-  if (!details.empty()) return invalid(req, details);
-  return std::nullopt;
-}
-
 bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 // A new tenant's id: the name's letters and digits, runs of anything else
@@ -231,11 +214,7 @@ http_response create_tenant(const api_context& cx, const http_request& req) {
     if (blank(name) || name.size() > validation::max_name_len)
       details.push_back({{"field", "name"}, {"message", "must be 1 to 200 characters, not only blanks"}});
     if (!cx.o.plans.find(plan)) details.push_back({{"field", "plan"}, {"message", "no such plan"}});
-    if (email.size() > 254 || email.find('@') == std::string::npos || email.front() == '@' ||
-        email.back() == '@')
-      details.push_back({{"field", "owner_email"}, {"message", "not an email address"}});
-    if (password.size() < 10 || password.size() > 256)
-      details.push_back({{"field", "owner_password"}, {"message", "must be 10 to 256 characters"}});
+    login_rules(email, "owner_email", password, "owner_password", details);
     if (!details.empty()) return invalid(req, details);
     auto hash = hash_password(password, cx.o.cost);
     if (!hash) return from_error(hash.err(), req);

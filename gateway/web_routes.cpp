@@ -59,26 +59,6 @@ std::shared_ptr<const asset_table> load_assets() {
   return t;
 }
 
-// True when If-None-Match lists `etag` (weak comparison, as for GET) or is "*".
-bool matches(const http_request& req, const std::string& etag) {
-  const auto inm = req.header("if-none-match");
-  if (!inm) return false;
-  const std::string& v = *inm;
-  std::size_t i = 0;
-  while (i < v.size()) {
-    while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) ++i;
-    if (i >= v.size()) break;
-    if (v[i] == '*') return true;
-    if (v.compare(i, 2, "W/") == 0) i += 2;
-    if (i >= v.size() || v[i] != '"') return false;
-    const auto end = v.find('"', i + 1);
-    if (end == std::string::npos) return false;
-    if (v.compare(i, end + 1 - i, etag) == 0) return true;
-    i = end + 1;
-  }
-  return false;
-}
-
 // The host the page was loaded from, if it is a plain host[:port]; the CSP
 // names its ws:// and wss:// origins for the live stream (browsers that do
 // not yet count a same-host WebSocket as 'self' need them spelled out).
@@ -102,7 +82,7 @@ std::string csp_for(const http_request& req) {
 
 http_response serve(const asset& a, const http_request& req, const char* cache_control) {
   http_response res;
-  if (matches(req, a.etag)) {
+  if (if_none_match(req, a.etag)) {
     res.status = 304;
     res.content_type.clear();
   } else {

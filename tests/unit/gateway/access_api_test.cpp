@@ -91,28 +91,6 @@ const std::set<std::string> open_routes = {
 
 class AccessApiTest : public api_test {
 protected:
-  // A member of `tenant` with `role`, added as its owner would (a login row
-  // and the member_added event); their tokens.
-  json member(const json& owner, const std::string& email, const std::string& role) {
-    const std::string user_id = "u_" + gateway::random_hex(8);
-    {
-      pqxx::connection c(url_);
-      pqxx::work w(c);
-      w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash) VALUES ($1, $2, $3, $4)", user_id,
-                    email, owner["tenant_id"].get<std::string>(),
-                    *gateway::hash_password(test_password(), gateway::password_cost::fast));
-      w.commit();
-    }
-    command_meta m;
-    m.command_id = new_id();
-    m.actor = actor_ref{"user", owner["user_id"].get<std::string>(), "127.0.0.1"};
-    m.time = kw::now();
-    auto r = node_->execute(tenant::command{m, tenant::add_member{user_id, email, role}},
-                            tenant_id{owner["tenant_id"].get<std::string>()});
-    EXPECT_TRUE(r.ok()) << r.err().message;
-    return login(email);
-  }
-
   // An API key of the owner's tenant with `scope`: the key itself.
   std::string api_key(const json& owner, const std::string& scope) {
     const std::string t = owner["tenant_id"];
@@ -155,10 +133,10 @@ TEST_P(AccessApiTest, TheRoleTableEveryCell) {
   const std::string t = owner["tenant_id"];
   std::vector<std::pair<std::string, std::string>> callers = {
       {"owner", owner["access_token"]},
-      {"admin", member(owner, "admin@example.com", "admin")["access_token"]},
-      {"member", member(owner, "member@example.com", "member")["access_token"]},
-      {"viewer", member(owner, "viewer@example.com", "viewer")["access_token"]},
-      {"auditor", member(owner, "auditor@example.com", "auditor")["access_token"]},
+      {"admin", add_member(owner, "admin@example.com", "admin")["access_token"]},
+      {"member", add_member(owner, "member@example.com", "member")["access_token"]},
+      {"viewer", add_member(owner, "viewer@example.com", "viewer")["access_token"]},
+      {"auditor", add_member(owner, "auditor@example.com", "auditor")["access_token"]},
       {"key:read", api_key(owner, "read")},
       {"key:read_write", api_key(owner, "read_write")},
       {"platform_admin", platform_admin()["access_token"]},

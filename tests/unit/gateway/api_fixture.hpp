@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 #include <nlohmann/json.hpp>
 
 #include "actors/host/node_fixture.hpp"
@@ -27,6 +28,7 @@
 #include "gateway/live_feed.hpp"
 #include "gateway/passwords.hpp"
 #include "gateway/server.hpp"
+#include "gateway/tokens.hpp"
 #include "projections/migrations.hpp"
 #include "projections/pg_fixture.hpp"
 #include "projections/runner.hpp"
@@ -209,6 +211,29 @@ protected:
                   json{{"email", email}, {"password", password}}.dump());
     EXPECT_EQ(r.status, 200) << r.body;
     return r.j();
+  }
+
+  // A user of `owner`'s tenant with `role`, added as its owner would add
+  // them (a login row and the member_added event, not through the members
+  // route, so suites need not rely on it): their tokens.
+  json add_member(const json& owner, const std::string& email, const std::string& role) {
+    const std::string user_id = "u_" + gateway::random_hex(8);
+    {
+      pqxx::connection c(url_);
+      pqxx::work w(c);
+      w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash) VALUES ($1, $2, $3, $4)", user_id,
+                    email, owner["tenant_id"].get<std::string>(),
+                    *gateway::hash_password(test_password(), gateway::password_cost::fast));
+      w.commit();
+    }
+    command_meta m;
+    m.command_id = new_id();
+    m.actor = actor_ref{"user", owner["user_id"].get<std::string>(), "127.0.0.1"};
+    m.time = kw::now();
+    auto r = node_->execute(tenant::command{m, tenant::add_member{user_id, email, role}},
+                            tenant_id{owner["tenant_id"].get<std::string>()});
+    EXPECT_TRUE(r.ok()) << r.err().message;
+    return login(email);
   }
 
   // The platform admin made at start from the options.

@@ -36,28 +36,6 @@ std::string day_of(std::int64_t us) { return iso(us).substr(0, 10); }
 
 class HistoryApiTest : public api_test {
 protected:
-  // A user of the owner's tenant with `role` (a login row and the
-  // member_added event, as the owner would add them); their tokens.
-  json add_member(const json& owner, const std::string& email, const std::string& role) {
-    const std::string user_id = "u_" + gateway::random_hex(8);
-    {
-      pqxx::connection c(url_);
-      pqxx::work w(c);
-      w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash) VALUES ($1, $2, $3, $4)", user_id,
-                    email, owner["tenant_id"].get<std::string>(),
-                    *gateway::hash_password(test_password(), gateway::password_cost::fast));
-      w.commit();
-    }
-    command_meta m;
-    m.command_id = new_id();
-    m.actor = actor_ref{"user", owner["user_id"].get<std::string>(), "127.0.0.1"};
-    m.time = kw::now();
-    auto r = node_->execute(tenant::command{m, tenant::add_member{user_id, email, role}},
-                            tenant_id{owner["tenant_id"].get<std::string>()});
-    EXPECT_TRUE(r.ok()) << r.err().message;
-    return login(email);
-  }
-
   // A monitor made through the API: its id and the write's position.
   std::pair<std::string, std::string> create_monitor(const json& who, const std::string& name) {
     auto r = call("POST", "/api/v1/monitors", who,

@@ -72,28 +72,6 @@ protected:
     return w.value("monitor_id", "");
   }
 
-  // A user of `owner`'s tenant with `role`, added as its owner would add
-  // them: their tokens.
-  json member(const json& owner, const std::string& email, const std::string& role) {
-    const std::string user_id = "u_" + gateway::random_hex(8);
-    {
-      pqxx::connection c(url_);
-      pqxx::work w(c);
-      w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash) VALUES ($1, $2, $3, $4)", user_id,
-                    email, owner["tenant_id"].get<std::string>(),
-                    *gateway::hash_password(test_password(), gateway::password_cost::fast));
-      w.commit();
-    }
-    command_meta m;
-    m.command_id = new_id();
-    m.actor = actor_ref{"user", owner["user_id"].get<std::string>(), "127.0.0.1"};
-    m.time = kw::now();
-    auto r = node_->execute(tenant::command{m, tenant::add_member{user_id, email, role}},
-                            tenant_id{owner["tenant_id"].get<std::string>()});
-    EXPECT_TRUE(r.ok()) << r.err().message;
-    return login(email);
-  }
-
   tenant::state state_of(const json& who) {
     auto s = node_->tenant_state(tenant_id{who["tenant_id"].get<std::string>()});
     EXPECT_TRUE(s.ok());
@@ -300,7 +278,7 @@ TEST_P(SetupApiTest, AViewerReadsButMayNotWrite) {
   auto mw = write("POST", "/api/v1/maintenance", a_, {{"title", "t"}, {"starts_at", at(60)}, {"ends_at", at(120)}}, 201);
   auto pg = write("POST", "/api/v1/status-pages", a_, {{"slug", "v"}, {"title", "V"}, {"monitor_ids", json::array()}},
                   201);
-  const auto viewer = member(a_, "viewer@example.com", "viewer");
+  const auto viewer = add_member(a_, "viewer@example.com", "viewer");
   EXPECT_EQ(read("/api/v1/channels/" + ch.value("channel_id", ""), viewer, ch).status, 200);
   EXPECT_EQ(read("/api/v1/maintenance/" + mw.value("window_id", ""), viewer, mw).status, 200);
   EXPECT_EQ(read("/api/v1/status-pages/" + pg.value("page_id", ""), viewer, pg).status, 200);
@@ -328,7 +306,7 @@ TEST_P(SetupApiTest, AViewerReadsButMayNotWrite) {
 
 TEST_P(SetupApiTest, AMemberSchedulesMaintenanceAndManagesPagesButNotChannels) {
   auto ch = write("POST", "/api/v1/channels", a_, {{"name", "hook"}, {"url", "https://h.example/"}}, 201);
-  const auto m = member(a_, "member@example.com", "member");
+  const auto m = add_member(a_, "member@example.com", "member");
   auto mw = write("POST", "/api/v1/maintenance", m, {{"title", "t"}, {"starts_at", at(60)}, {"ends_at", at(120)}}, 201);
   write("DELETE", "/api/v1/maintenance/" + mw.value("window_id", ""), m, nullptr, 200);
   auto pg = write("POST", "/api/v1/status-pages", m, {{"slug", "m"}, {"title", "M"}, {"monitor_ids", json::array()}}, 201);

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   for (bool ok : {false, false, true}) must(n.execute(check(ok), globex, "api"), "check api");
   must(n.execute(tcmd(tenant::suspend_tenant{"unpaid invoice"}), globex), "suspend");
   must(n.execute(tcmd(tenant::activate_tenant{}), globex), "activate");
+  must(n.execute(tcmd(tenant::record_api_calls{"2026-11-24", 42}), globex), "record API calls");
 
   must(n.execute(tcmd(tenant::create_monitor{"tps", http_config("http://tps.initech.example/", 60)}),
                  initech),

@@ -213,8 +213,10 @@ struct api::impl final : api_context {
 
   // Who the credentials are (no tenant chosen, no rights checked): a user
   // of a tenant with its role now, an API key with its scope, or a platform
-  // admin (tenant empty).
-  std::variant<caller, http_response> identify(const http_request& req) const {
+  // admin (tenant empty). For a tenant's user or key, `access` (if given)
+  // receives the tenant's access state it read, so authorize() need not ask
+  // the tenant's actor again.
+  std::variant<caller, http_response> identify(const http_request& req, tenant::state* access = nullptr) const {
     auto h = req.header("authorization");
     if (!h || h->rfind("Bearer ", 0) != 0)
       return unauthenticated(req, "send Authorization: Bearer <access token or API key>");
@@ -236,6 +238,7 @@ struct api::impl final : api_context {
           c.who = "key:" + k.scope;
         }
       if (c.id.empty()) return unauthenticated(req, "invalid API key");
+      if (access) *access = std::move(*t);
       return c;
     }
     auto claims = signer.verify(cred, unix_now());
@@ -269,11 +272,13 @@ struct api::impl final : api_context {
     auto m = t->members.find(c.id);
     if (m == t->members.end()) return unauthenticated(req, "invalid token");
     c.who = std::string(to_string(m->second.role));
+    if (access) *access = std::move(*t);
     return c;
   }
 
   std::variant<caller, http_response> authorize(const http_request& req, action a) const override {
-    auto who = identify(req);
+    tenant::state t;
+    auto who = identify(req, &t);
     if (auto* r = std::get_if<http_response>(&who)) return *r;
     auto c = std::get<caller>(std::move(who));
     const auto x_tenant = req.header("x-tenant-id");
@@ -282,31 +287,29 @@ struct api::impl final : api_context {
       if (!x_tenant || x_tenant->empty())
         return http_response::error(400, "bad_request", "a platform admin names the tenant with X-Tenant-ID",
                                     req.request_id);
-      auto t = n.tenant_access(tenant_id{*x_tenant});
-      if (!t) return from_error(t.err(), req);
-      if (!t->exists) return not_found(req, "tenant " + *x_tenant);
+      auto named = n.tenant_access(tenant_id{*x_tenant});
+      if (!named) return from_error(named.err(), req);
+      if (!named->exists) return not_found(req, "tenant " + *x_tenant);
       c.tenant = *x_tenant;
       return c;
     }
     // Another tenant's id, named in the header, does not exist for this caller.
     if (x_tenant && *x_tenant != c.tenant) return not_found(req, "tenant " + *x_tenant);
-    auto t = n.tenant_access(tenant_id{c.tenant});
-    if (!t) return from_error(t.err(), req);
-    if (!t->exists || t->status == tenant::tenant_status::deleted) return unauthenticated(req, "invalid token");
-    if (t->status == tenant::tenant_status::suspended && a != action::read_billing)
+    // identify() has checked that the tenant exists and is not deleted.
+    if (t.status == tenant::tenant_status::suspended && a != action::read_billing)
       return http_response::error(403, "suspended",
                                   "this tenant is suspended: only usage and invoices can be read", req.request_id);
     if (!may(c.who, a))
       return http_response::error(403, "forbidden",
                                   "the role '" + c.who + "' may not " + std::string(to_string(a)), req.request_id);
-    const auto* p = o.plans.find(t->plan);
+    const auto* p = o.plans.find(t.plan);
     current_rate = limiter.take(c.tenant, p ? p->api_rate_per_min : 60, rate_limiter::clock::now());
-    if (current_rate->allowed) count_call(c.tenant);
     if (!current_rate->allowed)
       return http_response::error(429, "rate_limited",
                                   "too many requests for this tenant's plan; retry after " +
                                       std::to_string(current_rate->retry_after_s) + " s",
                                   req.request_id);
+    count_call(c.tenant);
     return c;
   }
 
@@ -582,10 +585,10 @@ api::~api() = default;
 http_response api::handle(const http_request& req) const {
   const auto t0 = std::chrono::steady_clock::now();
   current_rate.reset();
-  auto res = impl_->r.route(req);
+  std::string route;
+  auto res = impl_->r.route(req, &route);
   if (current_rate) rate_headers(res, *current_rate);
   current_rate.reset();
-  const auto route = impl_->r.pattern_of(req);
   impl_->stats.observe_request(route, req.method, res.status,
                                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   // Writes, as commands by route and outcome.

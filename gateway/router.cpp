@@ -39,32 +39,38 @@ void router::add(const std::string& method, const std::string& pattern, handler 
   entries_.push_back({method, pattern, split(pattern), std::move(h)});
 }
 
-http_response router::route(const http_request& req) const {
+const router::entry* router::find(const http_request& req, const std::vector<std::string>& segments,
+                                  path_params& params, std::string& allow, const entry*& first_path) const {
+  first_path = nullptr;
+  for (auto& e : entries_) {
+    if (!match(e.segments, segments, params)) continue;
+    if (e.method == req.method || (req.method == "HEAD" && e.method == "GET")) return &e;
+    if (!first_path) first_path = &e;
+    if (allow.find(e.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + e.method;
+  }
+  return nullptr;
+}
+
+http_response router::route(const http_request& req, std::string* pattern) const {
   const auto segments = split(req.path);
   std::string allow;
   path_params params;
+  const entry* first_path = nullptr;
+  const entry* e = find(req, segments, params, allow, first_path);
+  if (pattern) *pattern = e ? e->pattern : first_path ? first_path->pattern : "unmatched";
   http_response res;
-  bool found = false;
-  for (auto& e : entries_) {
-    if (!match(e.segments, segments, params)) continue;
-    if (e.method != req.method && !(req.method == "HEAD" && e.method == "GET")) {
-      if (allow.find(e.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + e.method;
-      continue;
-    }
+  if (e) {
     try {
-      res = e.h(req, params);
+      res = e->h(req, params);
     } catch (const std::exception& ex) {
       spdlog::error("request {} {} {}: {}", req.request_id, req.method, req.path, ex.what());
       res = http_response::error(500, "internal", "internal error", req.request_id);
     }
-    found = true;
-    break;
-  }
-  if (!found && !allow.empty()) {
+  } else if (!allow.empty()) {
     res = http_response::error(405, "method_not_allowed", req.method + " is not allowed on " + req.path,
                                req.request_id);
     res.set_header("Allow", allow);
-  } else if (!found) {
+  } else {
     res = http_response::error(404, "not_found", "no such resource: " + req.path, req.request_id);
   }
   res.set_header("X-Request-Id", req.request_id);
@@ -74,13 +80,10 @@ http_response router::route(const http_request& req) const {
 std::string router::pattern_of(const http_request& req) const {
   const auto segments = split(req.path);
   path_params params;
-  const entry* first = nullptr;
-  for (auto& e : entries_) {
-    if (!match(e.segments, segments, params)) continue;
-    if (e.method == req.method || (req.method == "HEAD" && e.method == "GET")) return e.pattern;
-    if (!first) first = &e;
-  }
-  return first ? first->pattern : "unmatched";
+  std::string allow;
+  const entry* first_path = nullptr;
+  const entry* e = find(req, segments, params, allow, first_path);
+  return e ? e->pattern : first_path ? first_path->pattern : "unmatched";
 }
 
 std::vector<route_info> router::routes() const {

@@ -27,7 +27,9 @@ public:
   void add(const std::string& method, const std::string& pattern, handler h);
 
   // Routes `req`; a handler that throws gives a JSON 500 (and is a bug).
-  http_response route(const http_request& req) const;
+  // When `pattern` is given, it receives pattern_of(req), found by the same
+  // match.
+  http_response route(const http_request& req, std::string* pattern = nullptr) const;
 
   // The pattern `req` is routed by, for bounded metric labels: the route
   // that answers it, else (a 405) the first pattern its path matches, else
@@ -44,6 +46,10 @@ private:
     std::vector<std::string> segments;
     handler h;
   };
+  // The entry answering `req`, or null; `allow` collects the methods of the
+  // entries its path matches, `first_path` the first of them.
+  const entry* find(const http_request& req, const std::vector<std::string>& segments, path_params& params,
+                    std::string& allow, const entry*& first_path) const;
   std::vector<entry> entries_;
 };
 

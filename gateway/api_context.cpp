@@ -159,6 +159,16 @@ bool if_none_match(const http_request& req, const std::string& etag) {
   return false;
 }
 
+http_response bad_query(const http_request& req, const json& details) {
+  return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+}
+
+http_response fresh_or_stale(const json& body, bool fresh) {
+  auto res = http_response::json(200, body);
+  if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
+  return res;
+}
+
 // ---- bodies and queries
 
 std::optional<http_response> no_fields(const http_request& req) {

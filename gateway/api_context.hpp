@@ -109,6 +109,11 @@ http_response from_error(const error& e, const http_request& req);
 // 422 with field-level details: [{"field","message"}].
 http_response invalid(const http_request& req, const json& details);
 http_response not_found(const http_request& req, const std::string& what);
+// 422 for bad query parameters, with their details.
+http_response bad_query(const http_request& req, const json& details);
+// 200 with `body`, marked X-Keepwatch-Stale: true when a read-your-writes
+// wait ran out (`fresh` false).
+http_response fresh_or_stale(const json& body, bool fresh);
 
 // `f(caller)` when authorize() gave a caller, else its refusal:
 //   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) { ... });

@@ -41,16 +41,6 @@ std::string us_of(const std::string& column) {
   return "(extract(epoch FROM " + column + ") * 1000000)::bigint";
 }
 
-http_response bad_query(const http_request& req, const json& details) {
-  return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
-}
-
-http_response fresh_or_stale(json body, bool fresh) {
-  auto res = http_response::json(200, body);
-  if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-  return res;
-}
-
 json nullable_i64(const pqxx::field& f) { return f.is_null() ? json() : json(f.as<long long>()); }
 json nullable_str(const pqxx::field& f) { return f.is_null() ? json() : json(f.c_str()); }
 json nullable_json(const pqxx::field& f) { return f.is_null() ? json() : json::parse(f.c_str()); }

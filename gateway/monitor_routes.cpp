@@ -141,7 +141,7 @@ http_response list_monitors(const api_context& cx, const http_request& req) {
       details.push_back({{"field", "status"}, {"message", "one of pending, up, down, maintenance"}});
     unknown_query(req, {"limit", "cursor", "status", "tag", "name"}, details);
     if (!details.empty())
-      return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+      return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     const std::string tag = req.query.count("tag") ? req.query.at("tag") : "";
     const std::string name = req.query.count("name") ? req.query.at("name") : "";
@@ -165,9 +165,7 @@ http_response list_monitors(const api_context& cx, const http_request& req) {
     });
     if (!st) return from_error(st.err(), req);
     json out{{"items", items}, {"next_cursor", more ? json(to_cursor(items.back()["monitor_id"])) : json()}};
-    auto res = http_response::json(200, out);
-    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-    return res;
+    return fresh_or_stale(out, fresh);
   });
 }
 
@@ -176,7 +174,7 @@ http_response get_monitor(const api_context& cx, const http_request& req, const 
     json details = json::array();
     unknown_query(req, {}, details);
     if (!details.empty())
-      return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+      return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json item;
     auto st = cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
@@ -186,9 +184,7 @@ http_response get_monitor(const api_context& cx, const http_request& req, const 
     });
     if (!st) return from_error(st.err(), req);
     if (item.is_null()) return not_found(req, "monitor " + p.at("id"));
-    auto res = http_response::json(200, item);
-    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-    return res;
+    return fresh_or_stale(item, fresh);
   });
 }
 

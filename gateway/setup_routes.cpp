@@ -34,16 +34,6 @@ constexpr std::size_t max_secret_len = 1024;
 // The most monitors one window or page may name.
 constexpr std::size_t max_monitor_ids = 1000;
 
-http_response bad_query(const http_request& req, const json& details) {
-  return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
-}
-
-http_response fresh_or_stale(const json& body, bool fresh) {
-  auto res = http_response::json(200, body);
-  if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-  return res;
-}
-
 http_response created(const json& body, const std::string& location) {
   auto res = http_response::json(201, body);
   res.set_header("Location", location);

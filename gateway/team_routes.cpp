@@ -33,7 +33,7 @@ http_response list_members(const api_context& cx, const http_request& req) {
     const page pg = page_of(req, details);
     unknown_query(req, {"limit", "cursor"}, details);
     if (!details.empty())
-      return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+      return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
     bool more = false;
@@ -54,9 +54,7 @@ http_response list_members(const api_context& cx, const http_request& req) {
     });
     if (!st) return from_error(st.err(), req);
     json out{{"items", items}, {"next_cursor", more ? json(to_cursor(items.back()["user_id"])) : json()}};
-    auto res = http_response::json(200, out);
-    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-    return res;
+    return fresh_or_stale(out, fresh);
   });
 }
 
@@ -148,7 +146,7 @@ http_response list_api_keys(const api_context& cx, const http_request& req) {
     const page pg = page_of(req, details);
     unknown_query(req, {"limit", "cursor"}, details);
     if (!details.empty())
-      return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+      return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
     bool more = false;
@@ -172,9 +170,7 @@ http_response list_api_keys(const api_context& cx, const http_request& req) {
     });
     if (!st) return from_error(st.err(), req);
     json out{{"items", items}, {"next_cursor", more ? json(to_cursor(items.back()["key_id"])) : json()}};
-    auto res = http_response::json(200, out);
-    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-    return res;
+    return fresh_or_stale(out, fresh);
   });
 }
 

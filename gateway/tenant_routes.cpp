@@ -76,14 +76,12 @@ result<json> read_tenant(const api_context& cx, const std::string& id) {
 http_response answer_read(const api_context& cx, const http_request& req, const std::string& id) {
   json details = json::array();
   unknown_query(req, {}, details);
-  if (!details.empty()) return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+  if (!details.empty()) return bad_query(req, details);
   const bool fresh = cx.wait_for(req);
   auto item = read_tenant(cx, id);
   if (!item) return from_error(item.err(), req);
   if (item->is_null()) return not_found(req, "tenant " + id);
-  auto res = http_response::json(200, *item);
-  if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-  return res;
+  return fresh_or_stale(*item, fresh);
 }
 
 // Drops every login of a tenant that is gone (refresh tokens cascade).
@@ -177,7 +175,7 @@ http_response list_tenants(const api_context& cx, const http_request& req) {
       details.push_back({{"field", "status"}, {"message", "one of active, suspended, deleted"}});
     unknown_query(req, {"limit", "cursor", "status"}, details);
     if (!details.empty())
-      return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
+      return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
     bool more = false;
@@ -194,9 +192,7 @@ http_response list_tenants(const api_context& cx, const http_request& req) {
     });
     if (!st) return from_error(st.err(), req);
     json out{{"items", items}, {"next_cursor", more ? json(to_cursor(items.back()["tenant_id"])) : json()}};
-    auto res = http_response::json(200, out);
-    if (!fresh) res.set_header("X-Keepwatch-Stale", "true");
-    return res;
+    return fresh_or_stale(out, fresh);
   });
 }
 

@@ -217,12 +217,38 @@ struct live_feed::impl {
     return true;
   }
 
+  // With nobody subscribed, moves past what was appended instead of
+  // reading it. The ends are read before subscribers are looked at, so a
+  // record appended after someone subscribed is never skipped. True if it
+  // skipped (nobody was subscribed).
+  bool skip_if_unfollowed(int n) {
+    std::vector<std::int64_t> ev(std::size_t(n), -1), ck(std::size_t(n), -1);
+    for (int p = 0; p < n; ++p) {
+      if (auto e = log.end_offset(storage::topic::events, partition_id{p})) ev[std::size_t(p)] = e->get();
+      if (auto e = log.end_offset(storage::topic::checks, partition_id{p})) ck[std::size_t(p)] = e->get();
+    }
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (!subs.empty()) return false;
+    }
+    for (int p = 0; p < n; ++p) {
+      next_events[std::size_t(p)] = std::max(next_events[std::size_t(p)], ev[std::size_t(p)]);
+      next_checks[std::size_t(p)] = std::max(next_checks[std::size_t(p)], ck[std::size_t(p)]);
+    }
+    return true;
+  }
+
   void run() {
     const int n = log.partitions();
     for (;;) {
       {
         std::lock_guard<std::mutex> lk(mu);
         if (stopping) return;
+      }
+      if (skip_if_unfollowed(n)) {
+        std::unique_lock<std::mutex> lk(mu);
+        cv.wait_for(lk, opts.idle_poll, [&] { return stopping; });
+        continue;
       }
       bool busy = false;
       for (int p = 0; p < n; ++p) {

@@ -28,6 +28,14 @@
 namespace kw::gateway {
 namespace {
 
+// A refresh token is "kwr_" and 64 hex digits; anything much longer is
+// refused before it is looked up (and before logout revokes anything).
+void refresh_token_rule(const json& b, json& details) {
+  if (b.contains("refresh_token") && b["refresh_token"].is_string() && b["refresh_token"].get<std::string>().size() > 512)
+    details.push_back({{"field", "refresh_token"}, {"message", "not a refresh token"}});
+}
+
+
 // A tenant id from a name: lowercase letters and digits joined by '-', plus a
 // random suffix so names may repeat.
 std::string tenant_id_from(const std::string& name) {
@@ -381,6 +389,13 @@ struct api::impl final : api_context {
     if (auto bad = body_object(req, b)) return *bad;
     json details = json::array();
     string_fields(b, {"email", "password"}, {}, details);
+    if (details.empty()) {
+      // No login has a longer one (login_rules), so no hash is computed for it.
+      if (b["email"].get<std::string>().size() > 254)
+        details.push_back({{"field", "email"}, {"message", "at most 254 characters"}});
+      if (b["password"].get<std::string>().size() > 256)
+        details.push_back({{"field", "password"}, {"message", "at most 256 characters"}});
+    }
     if (!details.empty()) return invalid(req, details);
     const std::string email = lower(b["email"].get<std::string>());
     std::string user_id, tenant, hash;
@@ -425,6 +440,7 @@ struct api::impl final : api_context {
     if (auto bad = body_object(req, b)) return *bad;
     json details = json::array();
     string_fields(b, {"refresh_token"}, {}, details);
+    refresh_token_rule(b, details);
     if (!details.empty()) return invalid(req, details);
     const std::string h = sha256_of(b["refresh_token"].get<std::string>());
     std::string user_id, tenant, family;
@@ -474,6 +490,7 @@ struct api::impl final : api_context {
       if (auto bad = body_object(req, b)) return *bad;
       json details = json::array();
       string_fields(b, {}, {"refresh_token"}, details);
+      refresh_token_rule(b, details);
       if (!details.empty()) return invalid(req, details);
       refresh = b.value("refresh_token", "");
     }

@@ -124,6 +124,7 @@ http_response monitor_command(const api_context& cx, const http_request& req, co
 
 http_response delete_monitor(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::manage_monitors), [&](const caller& c) {
+    if (auto bad = no_fields(req)) return *bad;
     auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::delete_monitor{p.at("id")}},
                               tenant_id{c.tenant});
     if (!reply) return from_error(reply.err(), req);

@@ -78,18 +78,30 @@ json build() {
   paths["/api/v1/auth/login"]["post"] = {
       {"summary", "Log in with email and password"},
       {"requestBody", json_body({{"type", "object"},
+                                 {"additionalProperties", false},
                                  {"required", {"email", "password"}},
-                                 {"properties", {{"email", {{"type", "string"}}}, {"password", {{"type", "string"}}}}}})},
+                                 {"properties",
+                                  {{"email", {{"type", "string"}, {"maxLength", 254}}},
+                                   {"password", {{"type", "string"}, {"maxLength", 256}}}}}})},
       {"responses", {{"200", ok("tokens", tokens)}, {"401", error_response("wrong email or password")}}}};
   paths["/api/v1/auth/refresh"]["post"] = {
       {"summary", "Exchange a refresh token for new tokens (it rotates)"},
       {"requestBody", json_body({{"type", "object"},
+                                 {"additionalProperties", false},
                                  {"required", {"refresh_token"}},
-                                 {"properties", {{"refresh_token", {{"type", "string"}}}}}})},
+                                 {"properties", {{"refresh_token", {{"type", "string"}, {"maxLength", 512}}}}}})},
       {"responses", {{"200", ok("tokens", tokens)}, {"401", error_response("invalid refresh token")}}}};
   paths["/api/v1/auth/logout"]["post"] = secured(
       {{"summary", "Revoke this access token and, if given, the refresh token's family"},
-       {"responses", {{"204", {{"description", "logged out"}}}}}});
+       {"requestBody",
+        {{"required", false},
+         {"content",
+          {{"application/json",
+            {{"schema",
+              {{"type", "object"},
+               {"additionalProperties", false},
+               {"properties", {{"refresh_token", {{"type", "string"}, {"maxLength", 512}}}}}}}}}}}}},
+       {"responses", {{"204", {{"description", "logged out"}}}, {"422", error_response("invalid fields")}}}});
   paths["/api/v1/me"]["get"] =
       secured({{"summary", "Who the token is for"}, {"responses", {{"200", {{"description", "user, tenant, role"}}}}}});
   json schemas = {{"Error", error}, {"WriteReply", write_reply}};

@@ -35,7 +35,6 @@ void refresh_token_rule(const json& b, json& details) {
     details.push_back({{"field", "refresh_token"}, {"message", "not a refresh token"}});
 }
 
-
 // A tenant id from a name: lowercase letters and digits joined by '-', plus a
 // random suffix so names may repeat.
 std::string tenant_id_from(const std::string& name) {

@@ -110,7 +110,7 @@ status monitor_config(const kw::monitor_config& c, int min_interval_s) {
   // Bounds that hold whatever the kind, so that a field the kind does not
   // use is still never out of range in the log.
   if (c.host.size() > 253) return bad("host must be at most 253 bytes");
-  if (c.port < 0 || c.port > 65535) return bad("port must be between 1 and 65535");
+  if (c.port < 0 || c.port > 65535) return bad("port must be between 0 (none) and 65535");
   if (c.keyword.size() > 1024) return bad("keyword must be at most 1024 bytes");
   if (c.grace_s < 0 || c.grace_s > max_interval_s)
     return bad("grace_s must be between 0 and " + std::to_string(max_interval_s));

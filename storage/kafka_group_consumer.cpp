@@ -10,6 +10,15 @@
 //    removes the revoked partitions' records from it, and records of
 //    partitions not in `assigned_` are never added, so the caller never sees
 //    a record of a partition after on_revoked named it.
+//  - librdkafka 2.0.2 aborts the process (an assert in
+//    rd_kafka_sticky_assignor_state_destroy; its issue #4312, fixed in 2.3.0)
+//    when a cooperative-sticky member is destroyed after a JoinGroup was
+//    answered (the assignor is chosen) but before any SyncGroup gave it an
+//    assignment (the assignor's state is still null): a member closed while
+//    it first joins. close() therefore first lets a join in progress finish
+//    (polling, within a bound), and if a member still got caught in that
+//    window, leaves its handle open rather than destroying it. The join
+//    state is followed through librdkafka's cgrp log (`watch`).
 #include "storage/kafka_group_consumer.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -56,12 +65,55 @@ std::string tp_name(const topic_partition& tp) {
   return std::string(topic_name(tp.t)) + "/" + std::to_string(tp.partition.get());
 }
 
+// What librdkafka's callbacks reach through the handle's opaque. It is owned
+// by the consumer, and outlives it (with the handle) when close() has to
+// leave the handle open; `owner` is then null and the log is silent.
+struct watch {
+  class kafka_group_consumer* owner = nullptr;  // rebalance_cb: polling thread only
+  bool forward_debug = false;                   // the user asked for debug logs
+  std::atomic<bool> silent{false};              // the handle was left open
+  std::atomic<bool> steady{false};              // the join state is "steady"
+  std::atomic<std::uint64_t> join_changes{0};   // join state changes seen
+  // A JoinGroup was answered (wait-metadata / wait-sync): the assignor is
+  // chosen. Then a SyncGroup gave this member an assignment (wait-sync to
+  // anything but init): the assignor has its state.
+  std::atomic<bool> joined{false};
+  std::atomic<bool> synced{false};
+  // An (un)assignment waits for the application's (un)assign call.
+  std::atomic<bool> call_pending{false};
+  // The group sub-system has terminated (closing): it answers no more
+  // requests, and a request sent to it (assign, unassign, even asking the
+  // rebalance protocol) would wait forever.
+  std::atomic<bool> terminated{false};
+
+  // Called with the state a "changed join state A -> B" line names.
+  void join_state(const char* from, const char* to) {
+    ++join_changes;
+    steady.store(is(to, "steady"));
+    call_pending.store(is(to, "wait-assign-call") || is(to, "wait-unassign-call"));
+    if (is(to, "wait-metadata") || is(to, "wait-sync")) joined.store(true);
+    if (is(from, "wait-sync") && !is(to, "init")) synced.store(true);
+  }
+  // A member whose destruction librdkafka 2.0.2 would abort.
+  bool caught_mid_join() const { return joined.load() && !synced.load(); }
+  // Closing now would be unsafe (see close()).
+  bool mid_rebalance() const { return caught_mid_join() || call_pending.load(); }
+
+private:
+  // `s` starts with the state name `name`, then a space or the end.
+  static bool is(const char* s, const char* name) {
+    const std::size_t n = std::strlen(name);
+    return std::strncmp(s, name, n) == 0 && (s[n] == ' ' || s[n] == '\0');
+  }
+};
+
 class kafka_group_consumer final : public group_consumer {
 public:
   kafka_group_consumer(kafka_options o, std::string group, std::vector<topic> topics,
                        group_callbacks cb)
       : opt_(std::move(o)), group_(std::move(group)), topics_(std::move(topics)),
-        cb_(std::move(cb)) {
+        cb_(std::move(cb)), watch_(std::make_unique<watch>()) {
+    watch_->owner = this;
     for (topic t : topics_) by_name_[kafka_topic_name(opt_.topic_prefix, t)] = t;
   }
 
@@ -96,8 +148,8 @@ public:
     // commit()): add "cgrp" to whatever debug contexts the user asked for,
     // and forward only what they asked for.
     auto user_debug = opt_.properties.find("debug");
-    forward_debug_ = user_debug != opt_.properties.end() && !user_debug->second.empty();
-    ours.emplace_back("debug", forward_debug_ ? user_debug->second + ",cgrp" : "cgrp");
+    watch_->forward_debug = user_debug != opt_.properties.end() && !user_debug->second.empty();
+    ours.emplace_back("debug", watch_->forward_debug ? user_debug->second + ",cgrp" : "cgrp");
     status st = ok_status();
     for (const auto& [k, v] : before)
       if (st) st = set(k, v, false);
@@ -111,7 +163,7 @@ public:
     }
     rd_kafka_conf_set_rebalance_cb(conf, &kafka_group_consumer::rebalance_cb);
     rd_kafka_conf_set_log_cb(conf, &kafka_group_consumer::log_cb);
-    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_opaque(conf, watch_.get());
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk_) {
       rd_kafka_conf_destroy(conf);
@@ -190,11 +242,11 @@ public:
     // assignment as lost. So outside the rebalance callbacks (where the
     // generation is current and nothing is in flight) commit only in the
     // steady join state, and otherwise refuse without sending anything.
-    if (!in_callback_ && !steady_.load())
+    if (!in_callback_ && !watch_->steady.load())
       return error{errc::conflict, where() +
                                        "commit refused, the group is rebalancing: poll, then "
                                        "commit what is still assigned (or commit from on_revoked)"};
-    const std::uint64_t seq = join_changes_.load();
+    const std::uint64_t seq = watch_->join_changes.load();
     partitions_guard l{rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()))};
     for (const auto& o : offsets)
       rd_kafka_topic_partition_list_add(l.l, name(o.t).c_str(), o.partition.get())->offset =
@@ -215,7 +267,7 @@ public:
       // The coordinator is rebalancing and this member is about to rejoin:
       // commit nothing more until the join state says steady again (unless
       // it moved meanwhile).
-      if (!in_callback_ && join_changes_.load() == seq) steady_.store(false);
+      if (!in_callback_ && watch_->join_changes.load() == seq) watch_->steady.store(false);
       return error{errc::conflict, where() + "commit refused, the group is rebalancing (" +
                                        detail + "): poll, then commit what is still assigned"};
     }
@@ -263,8 +315,21 @@ public:
     if (closed_ || closing_) return;
     closing_ = true;
     if (rk_) {
+      finish_join();
       rd_kafka_consumer_close(rk_);  // revokes everything through rebalance_cb
-      rd_kafka_destroy(rk_);
+      if (watch_->caught_mid_join()) {
+        // Destroying it would abort the process (see the top of this file):
+        // the member has left the group; its handle and threads stay.
+        std::fprintf(stderr,
+                     "%s: closed while joining the group; the librdkafka handle is left open "
+                     "(librdkafka before 2.3.0 aborts destroying it, its issue #4312)\n",
+                     where().c_str());
+        watch_->silent.store(true);
+        watch_->owner = nullptr;
+        watch_.release();
+      } else {
+        rd_kafka_destroy(rk_);
+      }
       rk_ = nullptr;
     }
     {
@@ -276,6 +341,19 @@ public:
 
 private:
   std::string where() const { return "kafka: consumer group " + group_ + ": "; }
+
+  // Before closing, lets a rebalance in progress finish: a JoinGroup
+  // answered and no SyncGroup yet (librdkafka 2.0.2 would abort destroying
+  // the handle), or an (un)assignment waiting for its call (closing with it
+  // queued, librdkafka 2.0.2 terminates the group on that call and then
+  // hangs the revocation of close itself). Polls until neither holds, the
+  // join fails, or the bound passes; records polled meanwhile are dropped
+  // (nothing is committed for them).
+  void finish_join() {
+    const auto deadline = steady::now() + std::max(opt_.timeout, std::chrono::milliseconds(10000));
+    while (watch_->mid_rebalance() && steady::now() < deadline)
+      message_guard m{rd_kafka_consumer_poll(rk_, 50)};
+  }
 
   const std::string& name(topic t) const {
     for (const auto& [n, x] : by_name_)
@@ -377,16 +455,18 @@ private:
   // CGRPJOINSTATE) and forwards to stderr, as librdkafka's own logger would,
   // every message below debug level and the debug messages the user asked for.
   static void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
-    auto* self = static_cast<kafka_group_consumer*>(rd_kafka_opaque(rk));
-    if (self && std::strcmp(fac, "CGRPJOINSTATE") == 0) {
-      if (const char* arrow = std::strstr(buf, " -> ")) {
-        const char* to = arrow + 4;
-        ++self->join_changes_;
-        self->steady_.store(std::strncmp(to, "steady", 6) == 0 &&
-                            (to[6] == ' ' || to[6] == '\0'));
-      }
+    auto* w = static_cast<watch*>(rd_kafka_opaque(rk));
+    if (w && std::strcmp(fac, "CGRPJOINSTATE") == 0) {
+      // "Group "g" changed join state A -> B (state up)"
+      const char* arrow = std::strstr(buf, " -> ");
+      const char* from = arrow ? std::strstr(buf, "join state ") : nullptr;
+      if (from && from < arrow) w->join_state(from + 11, arrow + 4);
+    } else if (w && std::strcmp(fac, "CGRPSTATE") == 0 && std::strstr(buf, " -> term ")) {
+      // "Group "g" changed state up -> term (join-state init)"
+      w->terminated.store(true);
     }
-    if (level >= 7 && !(self && self->forward_debug_)) return;
+    if (w && w->silent.load()) return;
+    if (level >= 7 && !(w && w->forward_debug)) return;
     timeval tv{};
     ::gettimeofday(&tv, nullptr);
     std::fprintf(stderr, "%%%i|%u.%03u|%s|%s| %s\n", level, static_cast<unsigned>(tv.tv_sec),
@@ -395,13 +475,25 @@ private:
 
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
-    static_cast<kafka_group_consumer*>(opaque)->on_rebalance(rk, err, parts);
+    if (auto* self = static_cast<watch*>(opaque)->owner) self->on_rebalance(rk, err, parts);
   }
 
   void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                     rd_kafka_topic_partition_list_t* parts) {
-    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     const partition_list list = to_list(parts);
+    if (watch_->terminated.load()) {
+      // Closing, and the group is gone: nothing to (un)assign, and asking
+      // it anything would never return. The application still hears of it.
+      if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) return;
+      call(cb_.on_revoked, list, "on_revoked");
+      drop(list);
+      return;
+    }
+    // NULL while the handle is closing (its op queue no longer answers):
+    // then the protocol of the last rebalance, or the configured one.
+    if (const char* proto = rd_kafka_rebalance_protocol(rk))
+      if (std::strcmp(proto, "NONE") != 0) cooperative_ = std::strcmp(proto, "COOPERATIVE") == 0;
+    const bool cooperative = cooperative_;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       {
         std::lock_guard<std::mutex> lk(mu_);
@@ -482,15 +574,14 @@ private:
   mutable std::mutex mu_;  // assigned_
   std::set<topic_partition> assigned_;
 
-  std::atomic<bool> steady_{false};  // the join state is "steady" (log_cb)
-  std::atomic<std::uint64_t> join_changes_{0};  // join state changes seen
-  bool forward_debug_ = false;       // the user asked for debug logs
+  std::unique_ptr<watch> watch_;  // the handle's opaque (log_cb, rebalance_cb)
 
   // Polling thread only.
   bool in_callback_ = false;  // inside on_assigned / on_revoked / on_lost
   bool callbacks_on_ = true;
   bool closing_ = false;
   bool closed_ = false;
+  bool cooperative_ = true;  // cooperative-sticky, as configured, until a rebalance says
   std::set<topic_partition> assigning_;                  // inside on_assigned
   std::map<topic_partition, std::int64_t> pending_seeks_;  // seeks made there
   std::vector<consumed_record>* batch_ = nullptr;

@@ -673,6 +673,43 @@ TEST_F(kafka_group_test, two_members_share_the_partitions_cooperatively_and_see_
   EXPECT_TRUE(b.lost.empty()) << history(b);
 }
 
+// librdkafka 2.0.2 aborts the process when a cooperative-sticky member is
+// destroyed after its first JoinGroup was answered but before its first
+// assignment arrived (librdkafka#4312): a node stopped just as its
+// projections join. The dev broker answers a new group's first JoinGroup
+// about 3 s after it arrives, so members of groups of their own are closed
+// at staggered moments across that answer, each from its own thread, as a
+// node's projections would be. Every one must close, and the process live.
+TEST_F(kafka_group_test, members_closed_at_any_moment_of_their_first_join_close_cleanly) {
+  constexpr int members = 48;
+  struct joining {
+    std::unique_ptr<group_consumer> c;
+    steady::time_point close_at;
+  };
+  std::vector<joining> js(members);
+  for (int i = 0; i < members; ++i) {
+    auto r = open_kafka_group_consumer(env_.options(), "join-" + std::to_string(i), {topic::events}, {});
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    js[i].c = std::move(r.value());
+    // 2.96 s to 3.05 s after it subscribed, 2 ms apart.
+    js[i].close_at = steady::now() + 2960ms + i * 2ms;
+  }
+  std::vector<std::thread> closers;
+  for (auto& j : js)
+    closers.emplace_back([&j] {
+      std::this_thread::sleep_until(j.close_at);
+      j.c->close();
+    });
+  for (auto& t : closers) t.join();
+  for (auto& j : js) {
+    EXPECT_TRUE(j.c->assignment().empty());
+    auto p = j.c->poll(1, 10ms);
+    ASSERT_FALSE(p.ok());
+    EXPECT_EQ(p.err().code, errc::unavailable) << p.err().message;
+    j.c.reset();  // destroys the handle (or leaves it open, if it must)
+  }
+}
+
 // The consumer's offsets are the Kafka group's: kafka_log sees them under
 // kafka_group_id(prefix, group).
 TEST_F(kafka_group_test, commits_are_the_kafka_groups_offsets) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -108,6 +109,8 @@ public:
     k.bootstrap_servers = broker().bootstrap();
     k.timeout = std::chrono::seconds(10);
     k.append_timeout = std::chrono::seconds(2);
+    // librdkafka's debug contexts (e.g. "cgrp") to stderr, when asked.
+    if (const char* d = std::getenv("KW_TEST_KAFKA_DEBUG")) k.properties["debug"] = d;
     auto* b = &broker();
     k.create_topic = [b](const storage::kafka_topic_spec& s) {
       return b->create_topic(s.name, s.partitions, s.replication_factor);

@@ -106,8 +106,9 @@ http_response get_own_tenant(const api_context& cx, const http_request& req) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) { return answer_read(cx, req, c.tenant); });
 }
 
-// PATCH: a rename and a plan change are two commands; only the fields that
-// differ from the tenant's current ones are sent.
+// PATCH: name, plan or both, in one command: what differs changes, both or
+// neither (a plan the tenant outgrew refuses the rename with it); nothing
+// that differs is a 409.
 http_response update_own_tenant(const api_context& cx, const http_request& req) {
   return refusal_or(cx.authorize(req, action::manage_tenant), [&](const caller& c) {
     json b;
@@ -125,33 +126,12 @@ http_response update_own_tenant(const api_context& cx, const http_request& req) 
     if (b.contains("plan") && !cx.o.plans.find(b["plan"].get<std::string>()))
       details.push_back({{"field", "plan"}, {"message", "no such plan"}});
     if (!details.empty()) return invalid(req, details);
-    auto now = cx.n.tenant_state(tenant_id{c.tenant});
-    if (!now) return from_error(now.err(), req);
-    // A retry under the same Idempotency-Key sends every field again, so the
-    // tenant answers it as the duplicate it is.
-    const bool retryable = req.header("idempotency-key").has_value();
-    std::vector<tenant::body> cmds;
-    if (b.contains("name") && (retryable || b["name"] != now->name)) cmds.push_back(tenant::rename_tenant{b["name"]});
-    if (b.contains("plan") && (retryable || b["plan"] != now->plan)) cmds.push_back(tenant::change_plan{b["plan"]});
-    if (cmds.empty())
-      return http_response::error(409, "conflict", "the tenant already has this name and plan", req.request_id);
-    json out;
-    for (auto& cmd : cmds) {
-      auto meta = cx.meta_for(req, c);
-      // Two commands of one request: distinct ids, even under Idempotency-Key.
-      if (std::holds_alternative<tenant::change_plan>(cmd)) meta.command_id += ":plan";
-      auto reply = cx.n.execute(tenant::command{meta, cmd}, tenant_id{c.tenant});
-      if (!reply) return from_error(reply.err(), req);
-      auto part = write_reply(*reply);
-      if (out.is_null()) {
-        out = part;
-        continue;
-      }
-      for (auto& e : part["event_ids"]) out["event_ids"].push_back(e);
-      for (auto& o : part["offsets"]) out["offsets"].push_back(o);
-      out["duplicate"] = out["duplicate"].get<bool>() && part["duplicate"].get<bool>();
-    }
-    return http_response::json(200, out);
+    tenant::update_tenant u;
+    if (b.contains("name")) u.name = b["name"].get<std::string>();
+    if (b.contains("plan")) u.plan = b["plan"].get<std::string>();
+    auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), u}, tenant_id{c.tenant});
+    if (!reply) return from_error(reply.err(), req);
+    return http_response::json(200, write_reply(*reply));
   });
 }
 

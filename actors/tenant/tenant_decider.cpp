@@ -138,6 +138,7 @@ needed permission_for(const state& s, const body& b) {
           [](const record_api_calls&) { return needed{true, {}}; },
           [](const rename_tenant&) { return needed{false, permission::manage_tenant}; },
           [](const change_plan&) { return needed{false, permission::manage_tenant}; },
+          [](const update_tenant&) { return needed{false, permission::manage_tenant}; },
           [](const delete_tenant&) { return needed{false, permission::manage_tenant}; },
           [&](const add_member& c) {
             return needed{false, touches_owner(c.user_id, c.role) ? permission::manage_owners
@@ -202,6 +203,25 @@ struct handler {
     if (auto e = too_many(s.members.size(), to->max_users, "users")) return *e;
     if (auto e = too_many(s.status_pages.size(), to->max_status_pages, "status pages")) return *e;
     return one(tenant_plan_changed{s.plan, c.plan});
+  }
+
+  outcome operator()(const update_tenant& c) const {
+    if (!c.name && !c.plan) return reject(errc::invalid, "give a name, a plan or both");
+    events out;
+    if (c.name && *c.name != s.name) {
+      auto r = (*this)(rename_tenant{*c.name});
+      if (!r) return r;
+      for (auto& e : *r) out.push_back(std::move(e));
+    } else if (c.name) {
+      if (auto r = v::name("name", *c.name); !r) return r.err();
+    }
+    if (c.plan && *c.plan != s.plan) {
+      auto r = (*this)(change_plan{*c.plan});
+      if (!r) return r;
+      for (auto& e : *r) out.push_back(std::move(e));
+    }
+    if (out.empty()) return reject(errc::conflict, "the tenant already has this name and plan");
+    return out;
   }
 
   outcome operator()(const suspend_tenant& c) const {

@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -136,6 +137,11 @@ struct state {
 struct create_tenant { std::string name, plan, owner_user_id, owner_email; };
 struct rename_tenant { std::string name; };
 struct change_plan { std::string plan; };
+// Rename and change plan at once: what is given and differs changes, in one
+// decision (both events or neither); nothing that differs is a conflict.
+struct update_tenant {
+  std::optional<std::string> name, plan;
+};
 struct suspend_tenant { std::string reason; };
 struct activate_tenant {};
 struct delete_tenant {};
@@ -179,7 +185,7 @@ using body = std::variant<
     revoke_api_key, create_channel, update_channel, delete_channel,
     create_status_page, update_status_page, delete_status_page,
     schedule_maintenance, cancel_maintenance, create_monitor, delete_monitor,
-    record_api_calls>;
+    record_api_calls, update_tenant>;
 
 struct command {
   kw::command_meta meta;

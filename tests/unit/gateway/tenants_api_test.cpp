@@ -169,6 +169,13 @@ TEST_P(TenantsApiTest, TheOwnerReadsRenamesRePlansAndDeletesTheirTenant) {
                   .status,
               201);
   EXPECT_EQ(call("PATCH", "/api/v1/tenant", owner, R"({"plan":"test"})").status, 409);
+  // A rename with a plan the tenant outgrew: neither happens.
+  const auto before_both = events_in_log();
+  auto outgrown = call("PATCH", "/api/v1/tenant", owner, R"({"name":"Renamed","plan":"test"})");
+  EXPECT_EQ(outgrown.status, 409) << outgrown.body;
+  EXPECT_EQ(outgrown.j()["error"]["code"], "quota_exceeded") << outgrown.body;
+  EXPECT_EQ(events_in_log(), before_both);
+  EXPECT_EQ(call("GET", "/api/v1/tenant", owner).j()["name"], "Tenant Alpha");
 
   auto deleted = call("DELETE", "/api/v1/tenant", owner);
   ASSERT_EQ(deleted.status, 200) << deleted.body;

@@ -191,6 +191,43 @@ TEST(tenant_change_plan, rejects_a_downgrade_below_the_monitors_in_use) {
       .then({tenant_plan_changed{"pro", "small"}});
 }
 
+TEST(tenant_update, renames_and_changes_the_plan_in_one_decision) {
+  spec t;
+  t.given({created()})
+      .when(kt::update_tenant{std::string("Acme Corp"), std::string("pro")})
+      .then({tenant_renamed{"Acme Corp"}, tenant_plan_changed{"small", "pro"}});
+  EXPECT_EQ(t.state().name, "Acme Corp");
+  EXPECT_EQ(t.state().plan, "pro");
+}
+
+TEST(tenant_update, changes_only_what_differs) {
+  spec()
+      .given({created()})
+      .when(kt::update_tenant{std::string("Acme"), std::string("pro")})
+      .then({tenant_plan_changed{"small", "pro"}});
+  spec()
+      .given({created()})
+      .when(kt::update_tenant{std::string("Acme Corp"), std::nullopt})
+      .then({tenant_renamed{"Acme Corp"}});
+  spec().given({created()}).when(kt::update_tenant{std::string("Acme"), std::string("small")}).then_error(errc::conflict);
+  spec().given({created()}).when(kt::update_tenant{}).then_error(errc::invalid);
+}
+
+TEST(tenant_update, a_refused_plan_refuses_the_rename_with_it) {
+  spec()
+      .given({created("pro"), a_monitor("m1"), a_monitor("m2"), a_monitor("m3")})
+      .when(kt::update_tenant{std::string("Acme Corp"), std::string("small")})
+      .then_error(errc::quota_exceeded);
+  spec()
+      .given({created()})
+      .when(kt::update_tenant{std::string(""), std::string("pro")})
+      .then_error(errc::invalid);
+  spec()
+      .given({created()})
+      .when(kt::update_tenant{std::string("Acme Corp"), std::string("gold")})
+      .then_error(errc::invalid);
+}
+
 TEST(tenant_change_plan, rejects_a_downgrade_below_the_users_in_use) {
   spec()
       .given({created("pro"), member_added{"u2", "b@acme.test", "member"},

@@ -12,6 +12,7 @@
 #include "actors/host/node.hpp"
 #include "events/codec.hpp"
 #include "gateway/pg_pool.hpp"
+#include "gateway/tokens.hpp"
 
 namespace kw::gateway {
 
@@ -66,6 +67,12 @@ command_meta api_context::meta_for(const http_request& req, const caller& c) con
   m.time = now_us();
   m.correlation_id = req.request_id;
   return m;
+}
+
+std::string api_context::object_id(const std::string& prefix, const http_request& req, const caller& c) {
+  if (auto key = req.header("idempotency-key"))
+    return prefix + sha256_of(c.tenant + "\n" + prefix + "\n" + *key).substr(0, 16);
+  return prefix + random_hex(8);
 }
 
 bool api_context::wait_for(const http_request& req) const {

@@ -91,6 +91,12 @@ public:
   // request id).
   command_meta meta_for(const http_request& req, const caller& c) const;
 
+  // The id of a new object (monitor, channel, window, page): `prefix` and 16
+  // hex digits. With an Idempotency-Key it is derived from the key (and the
+  // tenant), so a retried create names the object the first attempt made
+  // (the tenant replays its reply); without one it is random.
+  static std::string object_id(const std::string& prefix, const http_request& req, const caller& c);
+
   // Read-your-writes: `?wait_for=<partition>:<offset>` (as a write answered)
   // holds the read until the dashboard projection has applied that offset
   // (`wait_ms`, default 2000, at most 10000). False when it has not in time

@@ -80,13 +80,22 @@ http_response create_monitor(const api_context& cx, const http_request& req) {
     monitor_config cfg;
     if (auto details = monitor_config_from(b, cfg, monitor_config{})) return invalid(req, *details);
     if (cfg.kind == monitor_kind::push) cfg.push_token = random_hex(16);
-    const std::string id = "m_" + random_hex(8);
+    const std::string id = cx.object_id("m_", req, c);
     auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::create_monitor{id, cfg}},
                               tenant_id{c.tenant});
     if (!reply) return from_error(reply.err(), req);
     auto out = write_reply(*reply);
     out["monitor_id"] = id;
-    if (cfg.kind == monitor_kind::push) out["push_url"] = "/api/v1/push/" + cfg.push_token;
+    if (cfg.kind == monitor_kind::push) {
+      // A retry: the push URL is the one the first attempt made (the token
+      // is random, never derived from the client's key).
+      if (reply->duplicate) {
+        auto first = cx.n.monitor_state(tenant_id{c.tenant}, id);
+        if (!first) return from_error(first.err(), req);
+        cfg.push_token = first->config.push_token;
+      }
+      if (!cfg.push_token.empty()) out["push_url"] = "/api/v1/push/" + cfg.push_token;
+    }
     auto res = http_response::json(201, out);
     res.set_header("Location", "/api/v1/monitors/" + id);
     return res;

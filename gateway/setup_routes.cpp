@@ -129,16 +129,6 @@ result<tenant::state> tenant_now(const api_context& cx, const caller& c) {
   return cx.n.tenant_state(tenant_id{c.tenant});
 }
 
-// The id of a new channel, window or page. With an Idempotency-Key it is
-// derived from the key (and the tenant), so a retried create names the same
-// object the first attempt made (the tenant replays its reply); without one
-// it is random.
-std::string object_id(const std::string& prefix, const http_request& req, const caller& c) {
-  if (auto key = req.header("idempotency-key"))
-    return prefix + sha256_of(c.tenant + "\n" + prefix + "\n" + *key).substr(0, 16);
-  return prefix + random_hex(8);
-}
-
 // One row of a list query, keyed, into `items`; true when there is more.
 template <class ToJson>
 bool take_page(const pqxx::result& rows, int limit, json& items, ToJson&& to_json) {
@@ -201,7 +191,7 @@ http_response create_channel(const api_context& cx, const http_request& req) {
     tenant::channel ch;
     channel_fields(cx, b, true, ch, details);
     if (!details.empty()) return invalid(req, details);
-    const std::string id = object_id("c_", req, c);
+    const std::string id = cx.object_id("c_", req, c);
     auto reply = cx.n.execute(
         tenant::command{cx.meta_for(req, c), tenant::create_channel{id, ch.name, ch.url, ch.secret_enc}},
         tenant_id{c.tenant});
@@ -336,7 +326,7 @@ http_response schedule_maintenance(const api_context& cx, const http_request& re
       known_monitors(*s, monitors, "monitor_ids", details);
       if (!details.empty()) return invalid(req, details);
     }
-    const std::string id = object_id("w_", req, c);
+    const std::string id = cx.object_id("w_", req, c);
     auto reply = cx.n.execute(
         tenant::command{meta, tenant::schedule_maintenance{id, *title, monitors, *starts, *ends}}, tenant_id{c.tenant});
     if (!reply) return from_error(reply.err(), req);
@@ -472,7 +462,7 @@ http_response create_status_page(const api_context& cx, const http_request& req)
       if (!details.empty()) return invalid(req, details);
     }
     if (auto taken = slug_taken_elsewhere(cx, req, c, pg.slug)) return *taken;
-    const std::string id = object_id("p_", req, c);
+    const std::string id = cx.object_id("p_", req, c);
     auto reply = cx.n.execute(
         tenant::command{cx.meta_for(req, c), tenant::create_status_page{id, pg.slug, pg.title, pg.monitor_ids}},
         tenant_id{c.tenant});

@@ -122,6 +122,37 @@ protected:
   json a_, b_;
 };
 
+// A create retried under the same Idempotency-Key (the client never saw the
+// first answer) names the monitor the first attempt made, with its push URL,
+// and appends nothing; another key makes another monitor.
+TEST_F(MonitorsApiTest, ARetriedCreateWithTheSameIdempotencyKeyNamesTheSameMonitor) {
+  const std::string cfg = json{{"name", "beat"}, {"kind", "push"}, {"interval_s", 60}}.dump();
+  auto keyed = [&](const std::string& key) {
+    auto r = req("POST", "/api/v1/monitors", a_["access_token"], cfg);
+    r.headers.emplace_back("idempotency-key", key);
+    return api_->handle(r);
+  };
+  auto first = keyed("create-beat-1");
+  ASSERT_EQ(first.status, 201) << first.body;
+  const auto after_first = events_in_log();
+  auto again = keyed("create-beat-1");
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(body(again)["monitor_id"], body(first)["monitor_id"]);
+  EXPECT_EQ(body(again)["push_url"], body(first)["push_url"]);
+  EXPECT_TRUE(body(again)["duplicate"].get<bool>());
+  EXPECT_EQ(events_in_log(), after_first);
+  // The push URL the retry answered is the monitor's.
+  auto beat = api_->handle(req("POST", body(again)["push_url"].get<std::string>(), ""));
+  EXPECT_EQ(beat.status, 200) << beat.body;
+
+  auto other = keyed("create-beat-2");
+  ASSERT_EQ(other.status, 201) << other.body;
+  EXPECT_NE(body(other)["monitor_id"], body(first)["monitor_id"]);
+  auto state = node_->tenant_state(tenant_id{a_["tenant_id"].get<std::string>()});
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->monitors.size(), 2u);
+}
+
 TEST_F(MonitorsApiTest, CreatedMonitorIsReadableAtOnceWithReadYourWrites) {
   auto [id, pos] = create(a_, {{"name", "site"}, {"url", "https://a.example/"}, {"interval_s", 60}, {"tags", {"prod"}}});
   ASSERT_FALSE(id.empty());

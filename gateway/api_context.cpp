@@ -231,9 +231,15 @@ void unknown_fields(const json& body, const std::set<std::string>& known, json& 
 }
 
 void unknown_query(const http_request& req, const std::set<std::string>& known, json& details) {
-  for (auto& [k, v] : req.query)
-    if (!known.count(k) && k != "wait_for" && k != "wait_ms")
+  for (auto& [k, v] : req.query) {
+    if (!valid_utf8(k)) {
+      details.push_back({{"field", ""}, {"message", "a query parameter's name is not valid UTF-8"}});
+    } else if (!known.count(k) && k != "wait_for" && k != "wait_ms") {
       details.push_back({{"field", k}, {"message", "unknown query parameter"}});
+    } else if (!valid_utf8(v)) {
+      details.push_back({{"field", k}, {"message", "must be valid UTF-8"}});
+    }
+  }
 }
 
 page page_of(const http_request& req, json& details) {

@@ -153,7 +153,8 @@ void string_fields(const json& body, const std::vector<std::string>& required,
 // Appends "unknown field" for each field of `body` not in `known`.
 void unknown_fields(const json& body, const std::set<std::string>& known, json& details);
 // Appends "unknown query parameter" for each parameter not in `known`
-// (wait_for and wait_ms are always known).
+// (wait_for and wait_ms are always known), and a detail for each name or
+// value that is not valid UTF-8 (it would reach SQL as a bad string).
 void unknown_query(const http_request& req, const std::set<std::string>& known, json& details);
 
 // A page of a list: `limit` (1..200, default 50) and an opaque `cursor`.

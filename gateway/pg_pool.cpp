@@ -3,21 +3,30 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include <pqxx/pqxx>
 
 namespace kw::gateway {
 
+// A pooled connection and the statements read_as_tenant prepared on it.
+struct pooled {
+  std::unique_ptr<pqxx::connection> conn;
+  std::set<std::string> prepared;
+  pqxx::connection& operator*() { return *conn; }
+  explicit operator bool() const { return conn != nullptr; }
+};
+
 struct pg_pool::impl {
   std::string url;
   int size = 4;
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<std::unique_ptr<pqxx::connection>> idle;
+  std::vector<pooled> idle;
   int open = 0;
 
-  std::unique_ptr<pqxx::connection> take() {
+  pooled take() {
     std::unique_lock<std::mutex> lk(mu);
     cv.wait(lk, [&] { return !idle.empty() || open < size; });
     if (!idle.empty()) {
@@ -28,7 +37,7 @@ struct pg_pool::impl {
     ++open;
     lk.unlock();
     try {
-      return std::make_unique<pqxx::connection>(url);
+      return pooled{std::make_unique<pqxx::connection>(url), {}};
     } catch (...) {
       std::lock_guard<std::mutex> g(mu);
       --open;
@@ -37,9 +46,9 @@ struct pg_pool::impl {
     }
   }
 
-  void give_back(std::unique_ptr<pqxx::connection> c) {
+  void give_back(pooled c) {
     std::lock_guard<std::mutex> lk(mu);
-    if (c && c->is_open()) {
+    if (c && c.conn->is_open()) {
       idle.push_back(std::move(c));
     } else {
       --open;
@@ -61,7 +70,7 @@ pg_pool::pg_pool(std::string url, int size) : impl_(std::make_unique<impl>()) {
 pg_pool::~pg_pool() = default;
 
 status pg_pool::with_tenant(const std::string& tenant, const std::function<void(pqxx::transaction_base&)>& fn) {
-  std::unique_ptr<pqxx::connection> c;
+  pooled c;
   try {
     c = impl_->take();
   } catch (const std::exception& e) {
@@ -76,7 +85,45 @@ status pg_pool::with_tenant(const std::string& tenant, const std::function<void(
     fn(w);
     w.commit();
   } catch (const pqxx::broken_connection& e) {
-    c.reset();
+    c.conn.reset();
+    out = error{errc::unavailable, std::string("database: ") + e.what()};
+  } catch (const pqxx::sql_error& e) {
+    out = error{errc::storage, std::string("database: ") + e.what()};
+  } catch (const std::exception& e) {
+    out = error{errc::internal, e.what()};
+  }
+  impl_->give_back(std::move(c));
+  return out;
+}
+
+status pg_pool::read_as_tenant(const std::string& tenant, const std::string& name, const std::string& sql,
+                               const std::vector<std::optional<std::string>>& args,
+                               const std::function<void(const pqxx::result&)>& fn) {
+  pooled c;
+  try {
+    c = impl_->take();
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, std::string("database: ") + e.what()};
+  }
+  status out = ok_status();
+  try {
+    pqxx::nontransaction n(*c);
+    if (!c.prepared.count(name)) {
+      n.exec("PREPARE " + c.conn->quote_name(name) + " AS " + sql);
+      c.prepared.insert(name);
+    }
+    // One Query message, several statements: one implicit transaction, so
+    // the settings made local by set_config hold for the EXECUTE and end
+    // with it.
+    std::string q = "SELECT set_config('role', 'keepwatch_app', true), set_config('keepwatch.tenant_id', " +
+                    c.conn->quote(tenant) + ", true); EXECUTE " + c.conn->quote_name(name);
+    for (std::size_t i = 0; i < args.size(); ++i)
+      q += (i ? ", " : "(") + (args[i] ? c.conn->quote(*args[i]) : std::string("NULL"));
+    if (!args.empty()) q += ")";
+    const pqxx::result r = n.exec(q);
+    fn(r);
+  } catch (const pqxx::broken_connection& e) {
+    c.conn.reset();
     out = error{errc::unavailable, std::string("database: ") + e.what()};
   } catch (const pqxx::sql_error& e) {
     out = error{errc::storage, std::string("database: ") + e.what()};

@@ -7,12 +7,15 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "events/result.hpp"
 
 namespace pqxx {
 class transaction_base;
+class result;
 }
 
 namespace kw::gateway {
@@ -29,6 +32,16 @@ public:
   // roll back; database errors become errc::unavailable (connection) or
   // errc::storage (the statement), never exceptions.
   status with_tenant(const std::string& tenant, const std::function<void(pqxx::transaction_base&)>& fn);
+
+  // A hot read in one round trip: the role and the tenant set, then the
+  // statement `name` (prepared from `sql` once per connection, its
+  // parameters $1.. given as `args`, sent as quoted literals; nullopt is
+  // NULL), both in the one implicit transaction of a multi-statement query,
+  // so row-level security holds exactly as in with_tenant. `fn` reads the
+  // rows. Errors as with_tenant's.
+  status read_as_tenant(const std::string& tenant, const std::string& name, const std::string& sql,
+                        const std::vector<std::optional<std::string>>& args,
+                        const std::function<void(const pqxx::result&)>& fn);
 
   // True when a trivial query answers (readiness).
   bool reachable();

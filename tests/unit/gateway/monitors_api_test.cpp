@@ -198,10 +198,20 @@ TEST_F(MonitorsApiTest, ListPagesWithCursorsAndFilters) {
   // B sees none of A's.
   EXPECT_EQ(body(call("GET", "/api/v1/monitors", b_))["items"].size(), 0u);
   // Bad query parameters are 422s naming them.
-  for (auto q : {"limit=0", "limit=abc", "cursor=%21%21", "status=sideways", "colour=red"}) {
+  for (auto q : {"limit=0", "limit=abc", "cursor=%21%21", "status=sideways", "colour=red", "name=%FF",
+                 "tag=%C3%28", "%FF=1"}) {
     auto r = call("GET", std::string("/api/v1/monitors?") + q, a_);
     EXPECT_EQ(r.status, 422) << q << " -> " << r.body;
   }
+  // Filters are values, never SQL: quotes and semicolons match nothing and
+  // break nothing.
+  for (auto q : {"name=%27%3B%20DROP%20TABLE%20monitors%3B--", "tag=%27)%20OR%20(%27%27%3D%27",
+                 "name=%5C%27%20OR%201%3D1%20--"}) {
+    auto r = call("GET", std::string("/api/v1/monitors?") + q, a_);
+    EXPECT_EQ(r.status, 200) << q << " -> " << r.body;
+    EXPECT_EQ(body(r)["items"].size(), 0u) << q;
+  }
+  EXPECT_EQ(body(call("GET", "/api/v1/monitors", a_))["items"].size(), 5u);
 }
 
 TEST_F(MonitorsApiTest, AnotherTenantsMonitorIs404AndNothingChanges) {

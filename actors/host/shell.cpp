@@ -55,7 +55,15 @@ facts_ptr make_facts(const tenant::state& st, const plan_catalog& plans) {
   for (auto& [id, w] : st.maintenance)
     f->windows.push_back({w.monitor_ids, w.starts_at, w.ends_at});
   for (auto& [id, c] : st.channels) f->channels[id] = {c.url, c.secret_enc};
-  f->tenant = std::make_shared<const tenant::state>(st);
+  // Only what tenant::authorize reads: a copy of the whole state (its
+  // monitor set above all) after every command made creates O(monitors).
+  auto who = std::make_shared<tenant::state>();
+  who->exists = st.exists;
+  who->id = st.id;
+  who->status = st.status;
+  who->members = st.members;
+  who->api_keys = st.api_keys;
+  f->tenant = std::move(who);
   return f;
 }
 

@@ -56,8 +56,9 @@ struct tenant_facts {
     std::string secret;
   };
   std::unordered_map<std::string, channel> channels;
-  // The tenant as of its last change: members and keys, for authorizing
-  // monitor commands sent by users and API keys.
+  // The tenant as of its last change, as far as tenant::authorize reads it
+  // (existence, status, members and keys; nothing else is filled in), for
+  // authorizing monitor commands sent by users and API keys.
   std::shared_ptr<const tenant::state> tenant;
 
   bool in_maintenance(const std::string& monitor, timestamp at) const;

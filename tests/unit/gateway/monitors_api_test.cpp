@@ -153,6 +153,28 @@ TEST_F(MonitorsApiTest, ARetriedCreateWithTheSameIdempotencyKeyNamesTheSameMonit
   EXPECT_EQ(state->monitors.size(), 2u);
 }
 
+// Names and tags come back exactly as they were given, whatever they hold
+// (quotes, backslashes, non-ASCII), in the list and alone.
+TEST_F(MonitorsApiTest, NamesAndTagsRoundTripExactly) {
+  const std::string name = "He said \"hi\" \\ to Zo\u00eb \u2713 </script>";
+  const json tags = json::array({"a\"b", "\u00fcml\u00e4ut", "back\\slash"});
+  auto [id, pos] = create(a_, {{"name", name}, {"url", "https://a.example/"}, {"tags", tags}});
+  ASSERT_FALSE(id.empty());
+  auto one = call("GET", "/api/v1/monitors/" + id + "?wait_for=" + pos, a_);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(body(one)["name"], name) << one.body;
+  EXPECT_EQ(body(one)["tags"], tags) << one.body;
+  EXPECT_EQ(body(one)["active"], true);
+  EXPECT_TRUE(body(one)["last_check_ok"].is_null());
+  auto list = call("GET", "/api/v1/monitors", a_);
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(body(list)["items"].size(), 1u) << list.body;
+  EXPECT_EQ(body(list)["items"][0]["name"], name);
+  EXPECT_EQ(body(list)["items"][0]["tags"], tags);
+  EXPECT_EQ(body(list)["items"][0]["interval_s"], 60);
+  EXPECT_TRUE(body(list)["next_cursor"].is_null());
+}
+
 TEST_F(MonitorsApiTest, CreatedMonitorIsReadableAtOnceWithReadYourWrites) {
   auto [id, pos] = create(a_, {{"name", "site"}, {"url", "https://a.example/"}, {"interval_s", 60}, {"tags", {"prod"}}});
   ASSERT_FALSE(id.empty());

@@ -323,6 +323,7 @@ void describe_tenant_routes(json& paths, json& schemas) {
                 {{"200", ok("the tenant", ref("Tenant"))}, {"404", error_response("not in the read model yet")}}}});
   paths["/api/v1/tenant"]["patch"] =
       secured({{"summary", "Rename the caller's tenant or change its plan (owners)"},
+               {"description", "Name and plan given together change together or not at all."},
                {"requestBody",
                 json_body({{"type", "object"},
                            {"additionalProperties", false},

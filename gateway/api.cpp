@@ -622,10 +622,17 @@ http_response api::handle(const http_request& req) const {
 std::variant<std::string, http_response> api::stream_tenant(const http_request& req) const {
   current_rate.reset();
   auto who = [&] {
+    // A browser cannot set headers on a WebSocket: the token may come as
+    // ?access_token=, and the tenant a platform admin follows as ?tenant=
+    // (as X-Tenant-ID would name it, with the same rules).
     auto t = req.query.find("access_token");
-    if (req.header("authorization") || t == req.query.end()) return impl_->authorize(req, action::read);
+    auto named = req.query.find("tenant");
+    const bool token_in_query = !req.header("authorization") && t != req.query.end();
+    const bool tenant_in_query = !req.header("x-tenant-id") && named != req.query.end();
+    if (!token_in_query && !tenant_in_query) return impl_->authorize(req, action::read);
     http_request with = req;
-    with.headers.emplace_back("authorization", "Bearer " + t->second);
+    if (token_in_query) with.headers.emplace_back("authorization", "Bearer " + t->second);
+    if (tenant_in_query) with.headers.emplace_back("x-tenant-id", named->second);
     return impl_->authorize(with, action::read);
   }();
   std::variant<std::string, http_response> out;

@@ -69,21 +69,22 @@ pg_pool::pg_pool(std::string url, int size) : impl_(std::make_unique<impl>()) {
 
 pg_pool::~pg_pool() = default;
 
-status pg_pool::with_tenant(const std::string& tenant, const std::function<void(pqxx::transaction_base&)>& fn) {
+namespace {
+
+// Runs `use` on a pooled connection and gives it back (dropped if it broke);
+// database errors become errc::unavailable (connection) or errc::storage
+// (the statement), anything else errc::internal.
+template <class Use>
+status on_connection(pg_pool::impl& pool, Use&& use) {
   pooled c;
   try {
-    c = impl_->take();
+    c = pool.take();
   } catch (const std::exception& e) {
     return error{errc::unavailable, std::string("database: ") + e.what()};
   }
   status out = ok_status();
   try {
-    pqxx::work w(*c);
-    // One round trip for both: the role (as SET LOCAL ROLE) and the tenant.
-    w.exec_params("SELECT set_config('role', 'keepwatch_app', true), set_config('keepwatch.tenant_id', $1, true)",
-                  tenant);
-    fn(w);
-    w.commit();
+    use(c);
   } catch (const pqxx::broken_connection& e) {
     c.conn.reset();
     out = error{errc::unavailable, std::string("database: ") + e.what()};
@@ -92,21 +93,27 @@ status pg_pool::with_tenant(const std::string& tenant, const std::function<void(
   } catch (const std::exception& e) {
     out = error{errc::internal, e.what()};
   }
-  impl_->give_back(std::move(c));
+  pool.give_back(std::move(c));
   return out;
+}
+
+}  // namespace
+
+status pg_pool::with_tenant(const std::string& tenant, const std::function<void(pqxx::transaction_base&)>& fn) {
+  return on_connection(*impl_, [&](pooled& c) {
+    pqxx::work w(*c);
+    // One round trip for both: the role (as SET LOCAL ROLE) and the tenant.
+    w.exec_params("SELECT set_config('role', 'keepwatch_app', true), set_config('keepwatch.tenant_id', $1, true)",
+                  tenant);
+    fn(w);
+    w.commit();
+  });
 }
 
 status pg_pool::read_as_tenant(const std::string& tenant, const std::string& name, const std::string& sql,
                                const std::vector<std::optional<std::string>>& args,
                                const std::function<void(const pqxx::result&)>& fn) {
-  pooled c;
-  try {
-    c = impl_->take();
-  } catch (const std::exception& e) {
-    return error{errc::unavailable, std::string("database: ") + e.what()};
-  }
-  status out = ok_status();
-  try {
+  return on_connection(*impl_, [&](pooled& c) {
     pqxx::nontransaction n(*c);
     if (!c.prepared.count(name)) {
       n.exec("PREPARE " + c.conn->quote_name(name) + " AS " + sql);
@@ -122,16 +129,7 @@ status pg_pool::read_as_tenant(const std::string& tenant, const std::string& nam
     if (!args.empty()) q += ")";
     const pqxx::result r = n.exec(q);
     fn(r);
-  } catch (const pqxx::broken_connection& e) {
-    c.conn.reset();
-    out = error{errc::unavailable, std::string("database: ") + e.what()};
-  } catch (const pqxx::sql_error& e) {
-    out = error{errc::storage, std::string("database: ") + e.what()};
-  } catch (const std::exception& e) {
-    out = error{errc::internal, e.what()};
-  }
-  impl_->give_back(std::move(c));
-  return out;
+  });
 }
 
 bool pg_pool::reachable() {

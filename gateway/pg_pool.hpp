@@ -46,8 +46,9 @@ public:
   // True when a trivial query answers (readiness).
   bool reachable();
 
+  struct impl;  // the connections (pg_pool.cpp)
+
 private:
-  struct impl;
   std::unique_ptr<impl> impl_;
 };
 

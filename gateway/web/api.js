@@ -4,6 +4,7 @@
 // API errors as ApiError (status, code, message, field details).
 
 const KEY = "keepwatch.session";
+const TENANT_KEY = "keepwatch.tenant";
 const listeners = new Set();
 let refreshing = null;
 let timer = 0;
@@ -31,6 +32,19 @@ function store(s) {
   else sessionStorage.removeItem(KEY);
   schedule();
   for (const f of listeners) f(s);
+}
+
+// The tenant a platform admin acts on (sent as X-Tenant-ID); "" for anyone
+// else, or before a platform admin has chosen one.
+export function actingTenant() {
+  const s = session();
+  return s && s.role === "platform_admin" ? sessionStorage.getItem(TENANT_KEY) || "" : "";
+}
+
+export function setActingTenant(tenant) {
+  if (tenant) sessionStorage.setItem(TENANT_KEY, tenant);
+  else sessionStorage.removeItem(TENANT_KEY);
+  for (const f of listeners) f(session());
 }
 
 // Calls `f(session or null)` whenever the session changes.
@@ -121,12 +135,14 @@ export async function api(method, path, body, query) {
   if (!s) throw new ApiError(401, "unauthorized", "Please sign in.");
   if (s.expires_at - Date.now() < 15000) s = await refresh();
   const url = withQuery(path, query);
+  const tenant = actingTenant();
+  const extra = tenant ? { "X-Tenant-ID": tenant } : undefined;
   try {
-    return await send(method, url, body, s.access_token);
+    return await send(method, url, body, s.access_token, extra);
   } catch (e) {
     if (e.status !== 401) throw e;
     s = await refresh();
-    return send(method, url, body, s.access_token);
+    return send(method, url, body, s.access_token, extra);
   }
 }
 
@@ -153,6 +169,7 @@ export async function signup(email, password, tenant_name) {
 
 export async function logout() {
   const s = session();
+  sessionStorage.removeItem(TENANT_KEY);
   if (s) {
     try {
       await send("POST", "/api/v1/auth/logout", { refresh_token: s.refresh_token }, s.access_token);

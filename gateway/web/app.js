@@ -2,7 +2,7 @@
 // gateway (GET / and /assets/*). Hash routes (#/monitors, #/monitors/<id>,
 // ...) pick a view; each view renders into <main> and may subscribe to the
 // live stream, its subscriptions ending when the route changes.
-import { session, onSession, logout, whoAmI, refresh } from "./api.js";
+import { session, onSession, logout, whoAmI, refresh, api, actingTenant, setActingTenant } from "./api.js";
 import { h, mount, clear } from "./dom.js";
 import { may } from "./roles.js";
 import { openStream } from "./stream.js";
@@ -57,7 +57,9 @@ let stream = null;
 let streamState = "off";
 
 function startStream() {
-  if (stream || !session()) return;
+  const s = session();
+  // A platform admin follows the tenant it acts on, once it has chosen one.
+  if (stream || !s || (s.role === "platform_admin" && !actingTenant())) return;
   stream = openStream(
     (m) => {
       for (const f of subscribers) f(m);
@@ -114,13 +116,41 @@ function shell(role) {
       menu,
       h("a", { class: "brand", href: "#/monitors" }, h("img", { src: "/assets/icon.svg", alt: "", width: 24, height: 24 }), "Keepwatch"),
       live,
-      h("span", { class: "who" }, s ? `${s.tenant_id || "platform"} · ${role}` : ""),
+      role === "platform_admin" ? tenantPicker() : h("span", { class: "who" }, s ? `${s.tenant_id} · ${role}` : ""),
       h("button", { type: "button", class: "ghost", onclick: async () => {
         await logout();
         go("#/login");
       } }, "Log out")),
     h("div", { class: "layout" }, nav, main));
+  fitToHeader();
   return main;
+}
+
+// The layout's height and the narrow-screen menu's top follow the header's
+// real height (--top-h), whatever its font and wrapping make it.
+function fitToHeader() {
+  const top = root.querySelector("header.top");
+  if (top) document.documentElement.style.setProperty("--top-h", top.getBoundingClientRect().height + "px");
+}
+window.addEventListener("resize", fitToHeader);
+
+// A platform admin acts on one tenant at a time: chosen here from the
+// platform's tenants, sent as X-Tenant-ID (and ?tenant= on the stream).
+function tenantPicker() {
+  const pick = h("select", { "aria-label": "Tenant", class: "who-select" }, h("option", { value: "" }, "Choose a tenant…"));
+  pick.addEventListener("change", () => {
+    setActingTenant(pick.value);
+    stopStream();
+    render();  // starts the stream again, on the chosen tenant
+  });
+  api("GET", "/api/v1/tenants", undefined, { limit: 200 })
+    .then((page) => {
+      for (const t of (page && page.items) || [])
+        pick.append(h("option", { value: t.tenant_id }, `${t.name} (${t.tenant_id})${t.status === "active" ? "" : " · " + t.status}`));
+      pick.value = actingTenant();
+    })
+    .catch(() => {});
+  return h("span", { class: "who" }, pick, " · platform admin");
 }
 
 let lastRole = null;
@@ -144,7 +174,7 @@ async function render() {
     if (s) return go("#/monitors");
     stopStream();
     clear(root);
-    const main = root.appendChild(h("main", { class: "auth" }));
+    const main = root.appendChild(h("main", { class: "auth" })).appendChild(h("div", { class: "view" }));
     view({ main, params, query, role: null, onLive() {}, go, onCleanup() {} });
     return;
   }
@@ -153,7 +183,10 @@ async function render() {
   if (lastRole !== role || !document.getElementById("main")) shell(role);
   lastRole = role;
   startStream();
-  const main = clear(document.getElementById("main"));
+  // Each render gets a fresh container: a view still awaiting the previous
+  // route's answers writes into a detached element, never into this page.
+  const main = clear(document.getElementById("main")).appendChild(h("div", { class: "view" }));
+  if (window.scrollY) window.scrollTo(0, 0);
   for (const a of document.querySelectorAll("#nav a")) {
     const on = path === a.getAttribute("href").slice(1) || path.startsWith(a.getAttribute("href").slice(1) + "/");
     a.classList.toggle("active", on);
@@ -161,6 +194,10 @@ async function render() {
     else a.removeAttribute("aria-current");
   }
   document.getElementById("nav").classList.remove("open");
+  if (role === "platform_admin" && !actingTenant()) {
+    main.append(h("div", { class: "alert" }, "Platform admins act on one tenant at a time: choose it at the top."));
+    return;
+  }
   if (!may(role, action)) {
     main.append(h("div", { class: "alert" }, "Your role (" + role + ") may not see this page."));
     return;

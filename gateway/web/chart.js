@@ -32,7 +32,10 @@ export function statsChart(stats) {
   for (const b of buckets) {
     const up = b.uptime;
     const cls = typeof up !== "number" ? "none" : up >= 1 ? "ok" : up <= 0 ? "bad" : "warn";
-    const r = s("rect", { x: Math.max(PAD.l, x(b.time)), y: PAD.t + ih + 4, width: bw, height: 8, class: "strip " + cls });
+    const x0 = Math.max(PAD.l, x(b.time));
+    const w = Math.min(bw, PAD.l + iw - x0);  // the newest bucket stops at the plot's edge
+    if (w <= 0) continue;
+    const r = s("rect", { x: x0, y: PAD.t + ih + 4, width: w, height: 8, class: "strip " + cls });
     r.append(s("title", {}, `${when(b.time)} · uptime ${pct(up)} · ${b.checks} checks, ${b.failures} failed`));
     svg.append(r);
   }

@@ -182,14 +182,20 @@ export function onSubmit(form, submit) {
 }
 
 // A modal dialog holding `content`; returns {close}.
-export function dialog(title, content) {
+// A modal dialog; `onClose` (optional) runs once it is closed, whether by
+// its own buttons, the × or Escape.
+export function dialog(title, content, onClose) {
   const d = h("dialog", { class: "modal", "aria-label": title },
     h("header", {}, h("h2", {}, title), h("button", { type: "button", class: "icon", "aria-label": "Close", onclick: () => close() }, "×")),
     content);
   document.body.append(d);
+  let closed = false;
   const close = () => {
+    if (closed) return;
+    closed = true;
     d.close();
     d.remove();
+    if (onClose) onClose();
   };
   d.addEventListener("cancel", (ev) => {
     ev.preventDefault();

@@ -1,10 +1,11 @@
-// The live stream: WebSocket /api/v1/stream?access_token=<token>. Messages
+// The live stream: WebSocket /api/v1/stream?access_token=<token> (and, for a
+// platform admin, &tenant=<the tenant it acts on>). Messages
 // are JSON objects with "type" and "monitor_id" ("check", "status_changed",
 // "incident_opened", ...); unknown types are passed on and may be ignored,
 // malformed ones are dropped. The socket is reopened with exponential
 // backoff (1 s doubling to 30 s, with jitter) and with the current token;
 // the dashboard works without it, only less live.
-import { session } from "./api.js";
+import { session, actingTenant } from "./api.js";
 
 export function openStream(onMessage, onState) {
   let ws = null;
@@ -18,7 +19,9 @@ export function openStream(onMessage, onState) {
     const sess = session();
     if (stopped || !sess) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${proto}//${location.host}/api/v1/stream?access_token=${encodeURIComponent(sess.access_token)}`;
+    const tenant = actingTenant();
+    const url = `${proto}//${location.host}/api/v1/stream?access_token=${encodeURIComponent(sess.access_token)}` +
+      (tenant ? `&tenant=${encodeURIComponent(tenant)}` : "");
     state("connecting");
     try {
       ws = new WebSocket(url);

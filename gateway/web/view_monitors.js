@@ -175,7 +175,8 @@ export async function monitorView(ctx) {
   try {
     m = await api("GET", path, undefined, { wait_for: query.get("wait_for") || undefined });
   } catch (e) {
-    mount(head, h("p", {}, h("a", { href: "#/monitors" }, "← Monitors")), errorBox(e.status === 404 ? new Error("No such monitor.") : e));
+    // Nothing of the monitor's page stays under the error (no empty chart).
+    mount(main, h("p", {}, h("a", { href: "#/monitors" }, "← Monitors")), errorBox(e.status === 404 ? new Error("No such monitor.") : e));
     return;
   }
 
@@ -469,10 +470,8 @@ export async function monitorFormView(ctx) {
       const d = dialog("Push URL", h("div", {},
         h("p", {}, "Send a GET or POST to this URL at least every interval. It is shown only now — keep it safe."),
         h("input", { type: "text", readonly: true, value: url, class: "mono wide", onfocus: (ev) => ev.target.select() }),
-        h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: () => {
-          d.close();
-          go(target);
-        } }, "Continue"))));
+        h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: () => d.close() }, "Continue"))),
+        () => go(target));  // however it is closed: never back to the filled-in form
       return;
     }
     go(target);

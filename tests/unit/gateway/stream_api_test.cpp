@@ -251,6 +251,37 @@ TEST_P(StreamApiTest, NoTokenOrABadTokenIsRefusedWithoutUpgrading) {
   EXPECT_EQ(feed_->subscribers(), 0u);
 }
 
+// A platform admin follows one tenant's stream, named as ?tenant= (what a
+// browser can send); without one, or with a tenant that does not exist,
+// the upgrade is refused. A tenant's user cannot name another tenant.
+TEST_P(StreamApiTest, APlatformAdminFollowsTheTenantItNames) {
+  auto a = signup("a@example.com", "A");
+  auto b = signup("b@example.com", "B");
+  const std::string admin = platform_admin()["access_token"];
+  {
+    ws_client c;
+    EXPECT_FALSE(c.open(stream_port(), "/api/v1/stream?access_token=" + admin));
+    EXPECT_EQ(c.status, 400) << c.body;
+  }
+  {
+    ws_client c;
+    EXPECT_FALSE(c.open(stream_port(), "/api/v1/stream?access_token=" + admin + "&tenant=no-such-tenant"));
+    EXPECT_EQ(c.status, 404) << c.body;
+  }
+  {
+    ws_client c;
+    EXPECT_FALSE(c.open(stream_port(), "/api/v1/stream?access_token=" + a["access_token"].get<std::string>() +
+                                           "&tenant=" + b["tenant_id"].get<std::string>()));
+    EXPECT_EQ(c.status, 404) << c.body;
+  }
+  EXPECT_EQ(feed_->subscribers(), 0u);
+  ws_client c;
+  ASSERT_TRUE(c.open(stream_port(), "/api/v1/stream?access_token=" + admin + "&tenant=" + a["tenant_id"].get<std::string>()))
+      << c.status << " " << c.body;
+  EXPECT_EQ(c.status, 101);
+  ASSERT_TRUE(eventually([&] { return feed_->subscribers() == 1u; }));
+}
+
 TEST_P(StreamApiTest, TheServerStillAnswersPlainHttp) {
   auto a = signup("a@example.com", "A");
   auto r = http_call(stream_port(), "GET", "/api/v1/monitors",

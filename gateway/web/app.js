@@ -122,17 +122,25 @@ function shell(role) {
         go("#/login");
       } }, "Log out")),
     h("div", { class: "layout" }, nav, main));
-  fitToHeader();
+  // The menu closes on any choice, also of the page already shown.
+  nav.addEventListener("click", (ev) => {
+    if (ev.target.closest("a")) {
+      nav.classList.remove("open");
+      menu.setAttribute("aria-expanded", "false");
+    }
+  });
+  const top = root.querySelector("header.top");
+  fitToHeader(top);
+  if (window.ResizeObserver) new ResizeObserver(() => fitToHeader(top)).observe(top);
   return main;
 }
 
 // The layout's height and the narrow-screen menu's top follow the header's
-// real height (--top-h), whatever its font and wrapping make it.
-function fitToHeader() {
-  const top = root.querySelector("header.top");
-  if (top) document.documentElement.style.setProperty("--top-h", top.getBoundingClientRect().height + "px");
+// real height (--top-h), whatever its font, wrapping and live label make it.
+function fitToHeader(top) {
+  if (top && top.isConnected)
+    document.documentElement.style.setProperty("--top-h", top.getBoundingClientRect().height + "px");
 }
-window.addEventListener("resize", fitToHeader);
 
 // A platform admin acts on one tenant at a time: chosen here from the
 // platform's tenants, sent as X-Tenant-ID (and ?tenant= on the stream).

@@ -58,7 +58,8 @@ export function statsChart(stats) {
     svg.append(c);
   }
   // Labels.
-  svg.append(s("text", { x: PAD.l - 6, y: PAD.t + 10, "text-anchor": "end", class: "axis" }, latency(max)));
+  // No successful check in the range: no latency scale to show.
+  svg.append(s("text", { x: PAD.l - 6, y: PAD.t + 10, "text-anchor": "end", class: "axis" }, lat.length ? latency(max) : "—"));
   svg.append(s("text", { x: PAD.l - 6, y: PAD.t + ih, "text-anchor": "end", class: "axis" }, "0"));
   svg.append(s("text", { x: PAD.l, y: H - 6, class: "axis" }, when(stats.from)));
   svg.append(s("text", { x: W - PAD.r, y: H - 6, "text-anchor": "end", class: "axis" }, when(stats.to)));

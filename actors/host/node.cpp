@@ -252,19 +252,7 @@ result<tenant::state> node::tenant_access(const tenant_id& t) {
   auto p = std::make_shared<std::promise<result<tenant::state>>>();
   auto f = p->get_future();
   tenant_query q{t.get(), [p](result<tenant::state> s) { p->set_value(std::move(s)); }, {}};
-  q.project = [](const tenant::state& s) {
-    tenant::state out;
-    out.exists = s.exists;
-    out.id = s.id;
-    out.name = s.name;
-    out.plan = s.plan;
-    out.status = s.status;
-    out.suspend_reason = s.suspend_reason;
-    out.members = s.members;
-    out.api_keys = s.api_keys;
-    out.version = s.version;
-    return out;
-  };
+  q.project = access_part;
   caf::anon_send(impl_->host_for(t), std::move(q));
   return wait_for(f, std::chrono::seconds(30), "tenant query");
 }

@@ -57,14 +57,22 @@ facts_ptr make_facts(const tenant::state& st, const plan_catalog& plans) {
   for (auto& [id, c] : st.channels) f->channels[id] = {c.url, c.secret_enc};
   // Only what tenant::authorize reads: a copy of the whole state (its
   // monitor set above all) after every command made creates O(monitors).
-  auto who = std::make_shared<tenant::state>();
-  who->exists = st.exists;
-  who->id = st.id;
-  who->status = st.status;
-  who->members = st.members;
-  who->api_keys = st.api_keys;
-  f->tenant = std::move(who);
+  f->tenant = std::make_shared<const tenant::state>(access_part(st));
   return f;
+}
+
+tenant::state access_part(const tenant::state& st) {
+  tenant::state out;
+  out.exists = st.exists;
+  out.id = st.id;
+  out.name = st.name;
+  out.plan = st.plan;
+  out.status = st.status;
+  out.suspend_reason = st.suspend_reason;
+  out.members = st.members;
+  out.api_keys = st.api_keys;
+  out.version = st.version;
+  return out;
 }
 
 // ---- ids and time ------------------------------------------------------------------

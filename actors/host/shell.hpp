@@ -65,6 +65,12 @@ struct tenant_facts {
 };
 using facts_ptr = std::shared_ptr<const tenant_facts>;
 
+// The part of a tenant's state that access checks read (tenant::authorize,
+// the gateway's tenant_access): identity, plan, status, members and keys,
+// nothing else filled in. Cheap where the whole state is not (its monitor
+// set grows with the tenant).
+tenant::state access_part(const tenant::state& st);
+
 // One per tenant, shared by the host and the tenant's monitors: a fact change
 // is one atomic store, not a message to every monitor. (Monitors are woken
 // by a message only when a suspension is lifted, to reschedule their checks.)

@@ -135,24 +135,52 @@ const monitor_entry* find_monitor(host_t* self, const std::string& tenant,
   return &it->second;
 }
 
-// Collects every live actor's snapshot and saves them in one batch.
+// Collects every live actor's snapshot and saves them in one batch, with
+// the partition's checkpoint (recovery.hpp) when the set is complete: every
+// live aggregate answered, no tenant was half-way through passivation (its
+// snapshot comes separately), and the log's ends were known. Aggregates born
+// after `ends` were read replay from the checkpoint; a monitor born before
+// it whose tenant's snapshot already covers its birth has its own first
+// snapshot (monitor_born), and a dormant tenant has the one it passivated
+// with, moved up to `ends` here (nothing of it can be appended while it is
+// dormant), so that old passivations do not hold recovery back.
 void snapshot_all(host_t* self, std::function<void(status)> done) {
   auto& s = self->state;
   std::vector<caf::actor> actors;
-  for (auto& [id, t] : s.tenants)
-    if (!t.passivating) actors.push_back(t.a);
+  bool complete = true;
+  for (auto& [id, t] : s.tenants) {
+    if (t.passivating)
+      complete = false;
+    else
+      actors.push_back(t.a);
+  }
   for (auto& [id, m] : s.monitors) actors.push_back(m.a);
-  if (actors.empty()) return done(ok_status());
   struct collect {
     std::vector<storage::snapshot> snaps;
     std::size_t left;
+    bool complete;
     std::function<void(status)> done;
   };
-  auto c = std::make_shared<collect>(collect{{}, actors.size(), std::move(done)});
   auto ctx = s.ctx;
   const auto ends = read_log_ends(*ctx);
-  auto finish = [c, ctx] {
+  if (ends.events < 0 || ends.checks < 0) complete = false;
+  auto c = std::make_shared<collect>(collect{{}, actors.size() + 1, complete, std::move(done)});
+  if (complete) {
+    for (auto& [id, dormant] : s.dormant) {
+      auto snap = ctx->snaps->load(ctx->partition, tenant_key(id));
+      if (!snap || !*snap) {
+        c->complete = false;
+        continue;
+      }
+      auto moved = std::move(**snap);
+      moved.events_offset = log_offset{std::max(moved.events_offset.get(), ends.events)};
+      moved.checks_offset = log_offset{std::max(moved.checks_offset.get(), ends.checks)};
+      c->snaps.push_back(std::move(moved));
+    }
+  }
+  auto finish = [c, ctx, ends] {
     if (--c->left > 0) return;
+    if (c->complete) c->snaps.push_back(make_checkpoint(ends.events, ends.checks));
     auto st = ctx->snaps->save_many(ctx->partition, c->snaps);
     c->done(st);
   };
@@ -162,8 +190,12 @@ void snapshot_all(host_t* self, std::function<void(status)> done) {
                 c->snaps.push_back(std::move(r.snap));
                 finish();
               },
-              [finish](caf::error&) { finish(); });
+              [c, finish](caf::error&) {
+                c->complete = false;  // an aggregate without a snapshot: no checkpoint
+                finish();
+              });
   }
+  finish();  // the host's own share: done when every actor has answered
 }
 
 caf::behavior partition_host(host_t* self, context_ptr ctx, partition_state ps, bool run_checks) {

@@ -16,6 +16,12 @@ constexpr char sep = '\x1f';  // between tenant id and state in a monitor snapsh
 constexpr std::size_t batch = 4096;
 }  // namespace
 
+const char* const checkpoint_key = "checkpoint";
+
+storage::snapshot make_checkpoint(std::int64_t events_next, std::int64_t checks_next) {
+  return storage::snapshot{checkpoint_key, {}, log_offset{events_next}, log_offset{checks_next}};
+}
+
 std::string tenant_key(const std::string& tenant) { return "tenant/" + tenant; }
 std::string monitor_key(const std::string& monitor) { return "monitor/" + monitor; }
 std::string monitor_slot(const std::string& tenant, const std::string& monitor) {
@@ -104,6 +110,7 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
   partition_state ps;
   std::int64_t from_events = std::numeric_limits<std::int64_t>::max();
   std::int64_t from_checks = std::numeric_limits<std::int64_t>::max();
+  bool checkpointed = false;
   // A snapshot only saves time: one that cannot be read (an older format, a
   // corrupt value) is dropped with the rest of the partition's snapshots and
   // the log is replayed from the start instead.
@@ -111,6 +118,12 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
     auto all = snaps->load_all(p);
     if (!all) return all.err();
     for (auto& s : *all) {
+      if (s.aggregate == checkpoint_key) {
+        checkpointed = true;
+        from_events = std::min(from_events, s.events_offset.get());
+        from_checks = std::min(from_checks, s.checks_offset.get());
+        continue;
+      }
       ++ps.snapshots;
       from_events = std::min(from_events, s.events_offset.get());
       from_checks = std::min(from_checks, s.checks_offset.get());
@@ -138,9 +151,12 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
       spdlog::warn("partition {}: ignoring snapshots ({}); replaying the log", p.get(),
                    st.err().message);
       ps = partition_state{};
+      checkpointed = false;
     }
   }
-  if (ps.snapshots == 0) from_events = from_checks = 0;
+  // Without a checkpoint nothing says which aggregates the snapshots leave
+  // out: replay from the start (the snapshots still spare their own events).
+  if (!checkpointed) from_events = from_checks = 0;
 
   // The two topics are replayed merged in time order (ties: the check result
   // first, as record_check emits it first), which is the order in which each
@@ -204,6 +220,36 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
     if (it->second.st.deleted || orphan) it = ps.monitors.erase(it); else ++it;
   }
   return ps;
+}
+
+namespace {
+// Where two encodings first part, with a little of each around it.
+std::string first_difference(const std::string& x, const std::string& y) {
+  std::size_t i = 0;
+  while (i < x.size() && i < y.size() && x[i] == y[i]) ++i;
+  const std::size_t from = i > 40 ? i - 40 : 0;
+  return " (from snapshots: …" + x.substr(from, 120) + "…; full replay: …" + y.substr(from, 120) + "…)";
+}
+}  // namespace
+
+std::vector<std::string> recovery_differences(const partition_state& a, const partition_state& b) {
+  std::vector<std::string> out;
+  auto name = [](const recovered<tenant::state>& r) { return "tenant " + r.tenant; };
+  auto name_m = [](const recovered<monitor::state>& r) { return "monitor " + r.tenant + "/" + r.st.id; };
+  auto compare = [&](const auto& left, const auto& right, auto named, auto encode) {
+    for (const auto& [key, rec] : left) {
+      auto it = right.find(key);
+      if (it == right.end())
+        out.push_back(named(rec) + ": recovered from snapshots but absent from a full replay");
+      else if (auto x = encode(rec.st), y = encode(it->second.st); x != y)
+        out.push_back(named(rec) + ": recovered state differs from a full replay" + first_difference(x, y));
+    }
+    for (const auto& [key, rec] : right)
+      if (!left.count(key)) out.push_back(named(rec) + ": in a full replay but lost by recovery from snapshots");
+  };
+  compare(a.tenants, b.tenants, name, [](const tenant::state& s) { return tenant::encode_state(s); });
+  compare(a.monitors, b.monitors, name_m, [](const monitor::state& s) { return monitor::encode_state(s); });
+  return out;
 }
 
 }  // namespace kw

@@ -1,6 +1,18 @@
 // Recovery of one partition's aggregates: the latest snapshots, then the
 // log's tail after the offsets each snapshot covers.
 //
+// Where the tail starts. A snapshot only speaks for its own aggregate: an
+// aggregate that has none (a tenant created since the last full snapshot,
+// say) must be replayed from its first event. So recovery starts from the
+// partition's checkpoint — a record saved in the same atomic batch as a
+// complete set of snapshots (every live aggregate answered; see
+// partition_host's snapshot_all), promising that every aggregate with an
+// event before the checkpoint's offsets has a snapshot in the store — or
+// from the oldest snapshot if that is older. Without a checkpoint, from
+// offset 0. Whatever the snapshot set, every aggregate's events are applied
+// exactly once, and the result equals a replay of the whole log
+// (recovery_differences checks it; `keepwatch audit verify` runs it).
+//
 // Pure with respect to actors: it reads the log and the snapshot store and
 // returns plain state, so the node can recover partitions in parallel and the
 // benchmarks can measure it alone. Records that cannot be decoded stop
@@ -11,6 +23,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "actors/monitor/monitor_decider.hpp"
 #include "actors/tenant/tenant_decider.hpp"
@@ -44,6 +57,10 @@ std::string monitor_key(const std::string& monitor);  // the event aggregate, mo
 // Monitor ids are unique within a tenant only: every map and snapshot key of
 // a monitor is its slot, (tenant, monitor).
 std::string monitor_slot(const std::string& tenant, const std::string& monitor);
+// The partition's checkpoint: its snapshot key, and the record itself
+// (offsets only). Saved only with a complete set of snapshots.
+extern const char* const checkpoint_key;
+storage::snapshot make_checkpoint(std::int64_t events_next, std::int64_t checks_next);
 storage::snapshot make_snapshot(const std::string& tenant, const tenant::state& st,
                                 std::int64_t events_next, std::int64_t checks_next);
 storage::snapshot make_snapshot(const std::string& tenant, const std::string& monitor,
@@ -52,6 +69,11 @@ storage::snapshot make_snapshot(const std::string& tenant, const std::string& mo
 
 result<partition_state> recover_partition(storage::event_log& log, storage::rocks_snapshot_store* snaps,
                                           partition_id p);
+
+// Where `a` (recovered from snapshots) and `b` (replayed from offset 0)
+// disagree: one line per aggregate missing from either or in another state.
+// Empty when the write side equals a full replay.
+std::vector<std::string> recovery_differences(const partition_state& a, const partition_state& b);
 
 // Applies one decoded record to the partition state (used by recovery and by
 // re-activation of a passivated tenant). `offset` is the record's offset.

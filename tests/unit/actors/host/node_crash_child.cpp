@@ -1,7 +1,10 @@
 // A node that works until it is killed: used by node_crash_test, which kills
 // it with SIGKILL. It prints one line per acknowledged command, only after
 // the acknowledgement:  ack <tenant> <monitor|-> <partition> <offset> <event id>
-// (one line per event of the command), then "end <command id>".
+// (one line per event of the command; a monitor's creation names it).
+// Snapshots are taken every second and idle tenants passivated after two,
+// and new tenants are born all along, so that kills land between and during
+// snapshots, passivations and births.
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -15,6 +18,8 @@ using namespace kw::test;
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   auto o = options(argv[1]);
+  o.snapshot_interval_s = 1;
+  o.passivate_after_s = 2;
   auto started = node::start(o);
   if (!started) {
     std::fprintf(stderr, "start: %s\n", started.err().message.c_str());
@@ -40,13 +45,26 @@ int main(int argc, char** argv) {
       std::string id = tenant + "-m" + std::to_string(m);
       auto c = n.execute(tcmd(tenant::create_monitor{id, http_config("http://127.0.0.1:9/")}),
                          tenant_id{tenant});
-      print(tenant, "-", c);
+      print(tenant, id, c);
       if (c) monitors.emplace_back(tenant, id);
     }
   }
+  const std::string run = argc > 2 ? argv[2] : "run";
+  int born = 0;
   std::atomic<int> in_flight{0};
   for (std::uint64_t i = 0;; ++i) {
     while (in_flight.load() >= 64) std::this_thread::yield();
+    if (i % 400 == 399) {  // a new tenant with one monitor, now and then
+      std::string tenant = run + "-x" + std::to_string(born++);
+      auto r = n.execute(tcmd(tenant::create_tenant{"Tenant", "big", "u1", "o@example.com"}),
+                         tenant_id{tenant});
+      print(tenant, "-", r);
+      std::string id = tenant + "-m0";
+      auto c = n.execute(tcmd(tenant::create_monitor{id, http_config("http://127.0.0.1:9/")}),
+                         tenant_id{tenant});
+      print(tenant, id, c);
+      if (c) monitors.emplace_back(tenant, id);
+    }
     auto& [t, m] = monitors[i % monitors.size()];
     ++in_flight;
     bool ok = (i / monitors.size()) % 5 != 3;

@@ -5,8 +5,12 @@
 // the decider answers it with no events and the shell replays its cached
 // reply. The window is filled by `evolve` from each event's causation id, so
 // it survives restarts exactly as far as the log and the snapshot do.
-// Invariant: consecutive events with the same causation id count as one
-// entry; after N newer commands an id is forgotten (retries must come sooner).
+// Invariant: the events of one command count as one entry, even when
+// something else comes between them (a command's check result and its
+// status change are in two topics, and a replay may interleave them with
+// another command's); after N newer commands an id is forgotten (retries
+// must come sooner). A retried command appends nothing, so an id that is
+// still in the window never starts a second entry.
 // Fixed storage, no heap: an entry keeps a 64-bit FNV-1a hash of the id, not
 // the id (16 bytes an entry: a monitor has one window each, so size matters).
 // The hash is stable across builds and runs — snapshots store it — and a
@@ -62,10 +66,10 @@ public:
   void record(std::string_view id) {
     if (id.empty()) return;
     const auto h = hash(id);
-    if (size_ > 0) {
-      entry& last = ring_[(head_ + N - 1) % N];
-      if (last.id_hash == h) {
-        ++last.events;
+    for (std::size_t i = 0; i < size_; ++i) {
+      entry& e = ring_[(head_ + N - 1 - i) % N];  // newest first: usually the last
+      if (e.id_hash == h) {
+        ++e.events;
         return;
       }
     }

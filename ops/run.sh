@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs a Keepwatch node on the embedded log: installs what is missing, builds,
 # starts a local PostgreSQL for the read models (ops/pg.sh, data in
-# <data>/pg; set KEEPWATCH_DATABASE_URL to use an existing one instead), and
+# <data>/pg — or, as root in a clone the postgres user cannot reach, such as
+# one under /root, in /var/lib/keepwatch/pg-<hash of the data path>; set
+# KEEPWATCH_PG_DIR to choose, or KEEPWATCH_DATABASE_URL to use an existing
+# PostgreSQL instead), and
 # runs `keepwatch serve` with its data in ./data (KEEPWATCH_NODE_DATA_DIR).
 # Stop it with Ctrl-C (SIGINT) or SIGTERM: the node stops cleanly, then the
 # PostgreSQL this script started.
@@ -16,8 +19,18 @@ mkdir -p "$KEEPWATCH_NODE_DATA_DIR"
 
 pg_dir=""
 if [[ -z "${KEEPWATCH_DATABASE_URL:-}" ]]; then
-  pg_dir="$KEEPWATCH_NODE_DATA_DIR/pg"
+  pg_dir="${KEEPWATCH_PG_DIR:-$KEEPWATCH_NODE_DATA_DIR/pg}"
   chmod 755 "$KEEPWATCH_NODE_DATA_DIR"  # the server may run as the postgres user
+  if [[ -z "${KEEPWATCH_PG_DIR:-}" && $(id -u) -eq 0 ]] &&
+     ! runuser -u postgres -- test -x "$KEEPWATCH_NODE_DATA_DIR" 2>/dev/null; then
+    # As root the server runs as postgres, who cannot pass a closed parent
+    # directory (a clone under /root): keep its data where it can, under a
+    # name fixed by the data path, so the next run finds it again.
+    pg_dir="/var/lib/keepwatch/pg-$(printf '%s' "$KEEPWATCH_NODE_DATA_DIR" | sha256sum | cut -c1-12)"
+    mkdir -p /var/lib/keepwatch
+    chmod 755 /var/lib/keepwatch
+  fi
+  echo "keepwatch: PostgreSQL data in $pg_dir"
   KEEPWATCH_DATABASE_URL="$("$root/ops/pg.sh" start "$pg_dir")"
   export KEEPWATCH_DATABASE_URL
 fi

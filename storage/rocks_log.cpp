@@ -122,6 +122,10 @@ result<std::unique_ptr<rocks_log>> rocks_log::open_impl(const std::string& dir, 
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  // A bounded share of the process's descriptors (the gateway and the
+  // prober's connections need theirs): RocksDB's default keeps every table
+  // file open forever. Beyond it, table files are reopened through its cache.
+  db_options.max_open_files = 1024;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : cf_names) {
     rocksdb::ColumnFamilyOptions cf_options;

@@ -66,8 +66,22 @@ result<std::unique_ptr<rocks_snapshot_store>> rocks_snapshot_store::open(const s
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 2;
+  // A share of the process's descriptors, not all of them (the log, the
+  // gateway and the prober need theirs): table files beyond it are reopened.
+  options.max_open_files = 256;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return storage_error("snapshot dir " + dir, s);
+  store->db_.reset(raw);
+  return store;
+}
+
+result<std::unique_ptr<rocks_snapshot_store>> rocks_snapshot_store::open_read_only(const std::string& dir) {
+  std::unique_ptr<rocks_snapshot_store> store(new rocks_snapshot_store(dir));
+  rocksdb::Options options;
+  options.max_open_files = 256;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
   if (!s.ok()) return storage_error("snapshot dir " + dir, s);
   store->db_.reset(raw);
   return store;

@@ -25,6 +25,9 @@ namespace kw::storage {
 class rocks_snapshot_store final : public snapshot_store {
 public:
   static result<std::unique_ptr<rocks_snapshot_store>> open(const std::string& dir);
+  // Reads the store as it is now, beside a node that keeps writing it (tools:
+  // `keepwatch audit verify`). Saves fail.
+  static result<std::unique_ptr<rocks_snapshot_store>> open_read_only(const std::string& dir);
   ~rocks_snapshot_store() override;
 
   status save(partition_id p, const snapshot& s) override;

@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""A 2xx is forever: every kind of write, through the API, under kill -9.
+
+Starts a real `keepwatch serve` on the embedded log with a real PostgreSQL
+(ops/pg.sh). Clients — one per tenant, each writing one request at a time
+with an Idempotency-Key — sign up, rename their tenant, change its plan, add
+members, create and revoke API keys, create channels, status pages,
+maintenance windows and monitors, update, pause, resume and delete
+monitors. The node is killed with SIGKILL at random moments, several times;
+a request that got no answer (the connection died) is retried with the same
+key once the node is back, until it gets one. Then, through the API only:
+
+  - every owner whose sign-up was acknowledged can log in;
+  - each tenant's name, members, API keys (revoked or not), channels, status
+    pages, maintenance windows and monitors (name, paused, deleted) are
+    exactly what the acknowledged writes, applied once each in order, give:
+    nothing acknowledged is missing and nothing is doubled;
+
+and `keepwatch audit verify` finds every hash chain intact and the write
+side recovered from snapshots equal to a replay of the whole log, both right
+after a kill and after a clean stop. Exits non-zero with the reasons.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import http.client
+
+PARTITIONS = 4
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL:", msg, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class NoAnswer(Exception):
+    """The request got no HTTP answer: its outcome is unknown."""
+
+
+class Node:
+    def __init__(self, binary, data_dir, db_url, port):
+        self.binary, self.data_dir, self.port = binary, data_dir, port
+        self.env = dict(os.environ)
+        self.env.update({
+            "KEEPWATCH_NODE_DATA_DIR": data_dir,
+            "KEEPWATCH_DATABASE_URL": db_url,
+            "KEEPWATCH_GATEWAY_PORT": str(port),
+            "KEEPWATCH_LOG_PARTITIONS": str(PARTITIONS),
+            # Snapshots every second and quick passivation, so kills land
+            # before, between and during snapshots and passivations.
+            "KEEPWATCH_SNAPSHOTS_INTERVAL_S": "1",
+            "KEEPWATCH_TENANTS_PASSIVATE_AFTER_S": "3",
+            "KEEPWATCH_NODE_LOG_LEVEL": "warn",
+        })
+        self.proc = None
+        self.log = open(os.path.join(data_dir, "..", "node.log"), "ab")
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, "serve"], env=self.env, stdout=self.log,
+                                     stderr=self.log)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the node exited at start with %d" % self.proc.returncode)
+            try:
+                st, _ = request(self.port, "GET", "/readyz", timeout=2)
+                if st == 200:
+                    return
+            except NoAnswer:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the node did not become ready in 60 s")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.wait(timeout=60) != 0:
+            fail("the node's clean stop exited with %d" % self.proc.returncode)
+
+
+def request(port, method, path, body=None, token=None, key=None, timeout=15):
+    headers = {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    if key:
+        headers["Idempotency-Key"] = key
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        c.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+    except (OSError, http.client.HTTPException) as e:
+        raise NoAnswer(str(e))
+    try:
+        return r.status, json.loads(data) if data else None
+    except ValueError:
+        return r.status, data
+
+
+class World:
+    """Where the node is, and whether it is up (clients wait while it is down)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.up = threading.Event()
+        self.done = threading.Event()
+
+
+class Client(threading.Thread):
+    """One tenant's owner writing one request at a time. The model is what
+    the acknowledged writes, applied once each in order, must give."""
+
+    def __init__(self, world, n, seed):
+        super().__init__(daemon=True)
+        self.w, self.n, self.rng = world, n, random.Random(seed)
+        self.email = "owner%d@crash.test" % n
+        self.password = "password-%d-xyz" % n
+        self.tenant = None
+        self.token = None
+        self.acked = 0
+        self.unknown = 0
+        self.model = {"name": "Tenant %d" % n, "members": {self.email}, "keys": {}, "channels": set(),
+                      "pages": set(), "windows": set(), "monitors": {}}
+        self.seq = 0
+        self.error = None
+
+    # One write, retried with the same key until it has an answer.
+    def write(self, method, path, body=None, auth=True):
+        key = "c%d-%d" % (self.n, self.seq)
+        self.seq += 1
+        tries = 0
+        while True:
+            self.w.up.wait()
+            try:
+                st, res = request(self.w.port, method, path, body, self.token if auth else None, key)
+            except NoAnswer:
+                self.unknown += 1
+                tries += 1
+                time.sleep(0.05)
+                continue
+            if st == 401 and auth and tries < 50:
+                self.login()  # the access token may have expired across restarts
+                tries += 1
+                continue
+            if st in (429, 503) and tries < 400:
+                tries += 1
+                time.sleep(0.1)
+                continue
+            if 200 <= st < 300:
+                self.acked += 1
+            return st, res
+
+    def login(self):
+        while True:
+            self.w.up.wait()
+            try:
+                st, res = request(self.w.port, "POST", "/api/v1/auth/login",
+                                  {"email": self.email, "password": self.password})
+            except NoAnswer:
+                time.sleep(0.05)
+                continue
+            if st == 200:
+                self.token = res["access_token"]
+                return
+            if st in (429, 503):
+                time.sleep(0.1)
+                continue
+            raise RuntimeError("owner %s cannot log in: %d %s" % (self.email, st, res))
+
+    def expect(self, what, st, res, ok=(200, 201)):
+        if st not in ok:
+            raise RuntimeError("%s: %d %s" % (what, st, res))
+
+    def run(self):
+        try:
+            self.work()
+        except Exception as e:  # noqa: BLE001 — reported, the test fails
+            self.error = "client %d: %s" % (self.n, e)
+
+    def work(self):
+        st, res = self.write("POST", "/api/v1/auth/signup",
+                             {"email": self.email, "password": self.password,
+                              "tenant_name": self.model["name"]}, auth=False)
+        if st == 409:
+            # The first attempt's outcome was unknown and it had been done:
+            # the owner exists, and so must the tenant.
+            self.login()
+        else:
+            self.expect("signup", st, res)
+            self.token = res["access_token"]
+        self.login()
+        st, me = request(self.w.port, "GET", "/api/v1/me", token=self.token)
+        self.tenant = me["tenant_id"] if st == 200 and isinstance(me, dict) and "tenant_id" in me else None
+        st, res = self.write("PATCH", "/api/v1/tenant", {"plan": "pro"})
+        self.expect("plan", st, res)
+        members = 0
+        while not self.w.done.is_set():
+            r = self.rng.random()
+            live = [m for m, v in self.model["monitors"].items() if not v["deleted"]]
+            if r < 0.30 and len(live) < 60:
+                st, res = self.write("POST", "/api/v1/monitors",
+                                     {"name": "m%d" % self.seq, "kind": "http", "interval_s": 300,
+                                      "url": "https://example.invalid/%d" % self.seq})
+                self.expect("create monitor", st, res)
+                self.model["monitors"][res["monitor_id"]] = {"name": "m%d" % (self.seq - 1),
+                                                              "active": True, "deleted": False}
+            elif r < 0.42 and live:
+                m = self.rng.choice(live)
+                name = "renamed%d" % self.seq
+                st, res = self.write("PATCH", "/api/v1/monitors/" + m,
+                                     {"name": name, "kind": "http", "interval_s": 300,
+                                      "url": "https://example.invalid/x"})
+                self.expect("update monitor", st, res)
+                self.model["monitors"][m]["name"] = name
+            elif r < 0.54 and live:
+                m = self.rng.choice(live)
+                act = "resume" if not self.model["monitors"][m]["active"] else "pause"
+                st, res = self.write("POST", "/api/v1/monitors/%s/%s" % (m, act))
+                self.expect(act, st, res)
+                self.model["monitors"][m]["active"] = act == "resume"
+            elif r < 0.60 and live:
+                m = self.rng.choice(live)
+                st, res = self.write("DELETE", "/api/v1/monitors/" + m)
+                self.expect("delete monitor", st, res, ok=(200, 204))
+                self.model["monitors"][m]["deleted"] = True
+            elif r < 0.66:
+                name = "Tenant %d v%d" % (self.n, self.seq)
+                st, res = self.write("PATCH", "/api/v1/tenant", {"name": name})
+                self.expect("rename tenant", st, res)
+                self.model["name"] = name
+            elif r < 0.70 and members < 4:
+                email = "member%d-%d@crash.test" % (self.n, self.seq)
+                st, res = self.write("POST", "/api/v1/members",
+                                     {"email": email, "role": "viewer", "password": "0123456789ab"})
+                self.expect("add member", st, res)
+                members += 1
+                self.model["members"].add(email)
+            elif r < 0.78:
+                st, res = self.write("POST", "/api/v1/api-keys", {"name": "k%d" % self.seq, "scope": "read"})
+                self.expect("create key", st, res)
+                self.model["keys"][res["key_id"]] = False
+            elif r < 0.82 and any(not v for v in self.model["keys"].values()):
+                k = self.rng.choice([k for k, v in self.model["keys"].items() if not v])
+                st, res = self.write("DELETE", "/api/v1/api-keys/" + k)
+                self.expect("revoke key", st, res, ok=(200, 204))
+                self.model["keys"][k] = True
+            elif r < 0.88 and len(self.model["channels"]) < 20:
+                st, res = self.write("POST", "/api/v1/channels",
+                                     {"name": "c%d" % self.seq, "url": "https://example.invalid/hook"})
+                self.expect("create channel", st, res)
+                self.model["channels"].add(res["channel_id"])
+            elif r < 0.92 and len(self.model["pages"]) < 5:
+                st, res = self.write("POST", "/api/v1/status-pages",
+                                     {"slug": "p%d-%d" % (self.n, self.seq), "title": "t", "monitor_ids": []})
+                self.expect("create page", st, res)
+                self.model["pages"].add(res["page_id"])
+            elif len(self.model["windows"]) < 30:
+                st, res = self.write("POST", "/api/v1/maintenance",
+                                     {"title": "w%d" % self.seq, "starts_at": "2030-01-01T00:00:00Z",
+                                      "ends_at": "2030-01-02T00:00:00Z"})
+                self.expect("create window", st, res)
+                self.model["windows"].add(res["window_id"])
+
+
+def list_all(port, token, path):
+    items, cursor = [], None
+    while True:
+        q = path + ("&" if "?" in path else "?") + "limit=100" + ("&cursor=" + cursor if cursor else "")
+        st, res = request(port, "GET", q, token=token)
+        if st != 200:
+            raise RuntimeError("GET %s: %d %s" % (q, st, res))
+        items += res["items"]
+        cursor = res.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def check_client(port, c):
+    """What the API shows of c's tenant, against c's model (None: matches)."""
+    st, res = request(port, "POST", "/api/v1/auth/login", {"email": c.email, "password": c.password})
+    if st != 200:
+        return "owner %s cannot log in: %d %s" % (c.email, st, res)
+    token = res["access_token"]
+    m = c.model
+    st, t = request(port, "GET", "/api/v1/tenant", token=token)
+    if st != 200 or t.get("name") != m["name"]:
+        return "tenant name: %s, expected %r" % (t, m["name"])
+    members = {x["email"] for x in list_all(port, token, "/api/v1/members")}
+    if members != m["members"]:
+        return "members %s, expected %s" % (sorted(members), sorted(m["members"]))
+    keys = {x["key_id"]: x["revoked_at"] is not None for x in list_all(port, token, "/api/v1/api-keys")}
+    if keys != m["keys"]:
+        return "API keys (revoked?) %s, expected %s" % (keys, m["keys"])
+    for path, field, want in (("/api/v1/channels", "channel_id", m["channels"]),
+                              ("/api/v1/status-pages", "page_id", m["pages"]),
+                              ("/api/v1/maintenance", "window_id", m["windows"])):
+        got = [x[field] for x in list_all(port, token, path)]
+        if sorted(got) != sorted(want):
+            return "%s: %s, expected %s" % (path, sorted(got), sorted(want))
+    got = {x["monitor_id"]: (x["name"], x["active"]) for x in list_all(port, token, "/api/v1/monitors")}
+    want = {k: (v["name"], v["active"]) for k, v in m["monitors"].items() if not v["deleted"]}
+    if got != want:
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        differ = sorted(k for k in set(got) & set(want) if got[k] != want[k])
+        return "monitors: missing %s, not expected %s, differing %s" % (
+            missing, extra, [(k, got[k], want[k]) for k in differ])
+    return None
+
+
+def audit_verify(binary, data_dir, when):
+    out = subprocess.run([binary, "audit", "verify", "--data-dir", data_dir, "--partitions", str(PARTITIONS)],
+                         capture_output=True, text=True)
+    summary = [l for l in out.stdout.splitlines() if "broken chains" in l or "recovery" in l.lower()]
+    print("audit verify (%s): exit %d; %s" % (when, out.returncode, "; ".join(summary[-2:])), flush=True)
+    if out.returncode != 0:
+        bad = [l for l in out.stdout.splitlines() if "BROKEN" in l or "DIFFERS" in l]
+        fail("audit verify %s: exit %d: %s %s" % (when, out.returncode, bad[:10], out.stderr[-2000:]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keepwatch", required=True)
+    ap.add_argument("--pg", required=True, help="ops/pg.sh")
+    ap.add_argument("--clients", type=int, default=6)
+    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=None)
+    a = ap.parse_args()
+    seed = a.seed if a.seed is not None else random.randrange(1 << 30)
+    print("seed", seed, flush=True)
+    rng = random.Random(seed)
+    work = tempfile.mkdtemp(prefix="kw-crash-matrix-")
+    os.chmod(work, 0o755)  # as root, PostgreSQL runs as postgres and must reach its directory
+    data = os.path.join(work, "data")
+    os.makedirs(data)
+    pg_dir = os.path.join(work, "pg")
+    pg = subprocess.run([a.pg, "start", pg_dir], capture_output=True, text=True)
+    if pg.returncode != 0:
+        print("ops/pg.sh start failed:", pg.stderr)
+        return 1
+    db = pg.stdout.strip()
+    node = Node(a.keepwatch, data, db, free_port())
+    world = World(node.port)
+    try:
+        node.start()
+        world.up.set()
+        clients = [Client(world, i, rng.randrange(1 << 30)) for i in range(a.clients)]
+        for c in clients:
+            c.start()
+        for k in range(a.kills):
+            time.sleep(rng.uniform(0.5, 3.0))
+            world.up.clear()
+            node.kill()
+            if k == a.kills - 1:
+                audit_verify(a.keepwatch, data, "after kill -9")
+            node.start()
+            world.up.set()
+        time.sleep(rng.uniform(0.5, 2.0))
+        world.done.set()
+        for c in clients:
+            c.join(timeout=120)
+            if c.error:
+                fail(c.error)
+            elif c.is_alive():
+                fail("client %d did not finish" % c.n)
+        print("writes acknowledged: %d; requests without an answer (retried): %d" %
+              (sum(c.acked for c in clients), sum(c.unknown for c in clients)), flush=True)
+        # The read models catch up after each restart: wait for them, then
+        # every difference is a failure.
+        deadline = time.time() + 60
+        while True:
+            diffs = [(c.n, check_client(node.port, c)) for c in clients if not c.error]
+            diffs = [(n, d) for n, d in diffs if d]
+            if not diffs or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        for n, d in diffs:
+            fail("tenant of client %d: %s" % (n, d))
+        node.stop()
+        audit_verify(a.keepwatch, data, "after a clean stop")
+    finally:
+        if node.proc and node.proc.poll() is None:
+            node.proc.kill()
+        subprocess.run([a.pg, "stop", pg_dir], capture_output=True)
+    if failures:
+        print("%d failure(s); seed %d; node log in %s" % (len(failures), seed, work))
+        return 1
+    subprocess.run(["rm", "-rf", work])
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,16 +1,16 @@
 // trust.recovery_after_kill: how long a node with 100,000 monitors takes to
 // come back after kill -9.
 //
-// A child process starts a node (snapshots every 2 s, checks running against
-// a closed local port, so the log keeps growing), creates 100 tenants x 1,000
-// monitors, lets a few snapshot rounds pass and is then killed with SIGKILL
-// at a random moment. The parent starts a node on the same directory and
+// A child process starts a node (snapshots every 2 s), creates 100 tenants x
+// 1,000 monitors, lets a few snapshot rounds pass and is then killed with
+// SIGKILL at a random moment. The parent starts a node on the same directory and
 // times node::start — recovery of every partition from its checkpoint and
 // snapshots plus the log's tail, and every aggregate actor spawned, which is
 // what /readyz waits for — and checks that all 100,000 monitors came back.
 #include <csignal>
 #include <random>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include "bench_support.hpp"
@@ -24,7 +24,7 @@ constexpr int tenants = 100;
 constexpr int monitors_per_tenant = 1000;
 
 node_options child_options(const std::string& dir) {
-  auto o = bench_options(dir, /*run_checks=*/true);
+  auto o = bench_options(dir, /*run_checks=*/false);
   o.snapshot_interval_s = 2;
   return o;
 }

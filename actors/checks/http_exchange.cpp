@@ -91,13 +91,13 @@ void connection_pool::release(const std::string& origin, tcp::socket socket) {
     close_idle(idle_.begin());
   idle_.push_back(idle{origin, std::move(socket), clock::now()});
   by_origin_[origin].push_back(std::prev(idle_.end()));
-  wake_one();  // a waiter may reuse it, or close it for a connection of its own
+  wake_next();  // a waiter may reuse it, or close it for a connection of its own
 }
 
 void connection_pool::closed() {
   if (open_ > 0)
     --open_;
-  wake_one();
+  wake_next();
 }
 
 std::uint64_t connection_pool::wait(std::function<void()> wake) {
@@ -114,7 +114,7 @@ void connection_pool::cancel_wait(std::uint64_t ticket) {
   waiters_.erase(it);
 }
 
-void connection_pool::wake_one() {
+void connection_pool::wake_next() {
   if (cleared_ || waiters_.empty())
     return;
   auto w = std::move(waiters_.front().second);
@@ -126,7 +126,7 @@ void connection_pool::evict_expired() {
   auto now = clock::now();
   while (!idle_.empty() && now - idle_.front().since > limits_.idle_timeout) {
     close_idle(idle_.begin());
-    wake_one();
+    wake_next();
   }
 }
 
@@ -265,8 +265,9 @@ private:
         ticket_ = slots_->wait([self = shared_from_this(), may_reuse] {
           net::post(self->ioc_, [self, may_reuse] {
             self->ticket_.reset();
-            if (!self->finished_ && !self->timed_out_)
-              self->obtain(may_reuse);
+            if (self->finished_ || self->timed_out_)
+              return self->slots_->wake_next();
+            self->obtain(may_reuse);
           });
         });
         return;

@@ -88,6 +88,9 @@ public:
   // be had — then ask again. The ticket cancels it.
   std::uint64_t wait(std::function<void()> wake);
   void cancel_wait(std::uint64_t ticket);
+  // A waiter that was woken but no longer wants a connection (it timed out
+  // meanwhile) passes the wake on, so no slot sits free while others wait.
+  void wake_next();
 
   void evict_expired();
   // Closes every idle connection and forgets the waiters (the prober is
@@ -105,7 +108,6 @@ private:
   };
   using idle_list = std::list<idle>;  // oldest first
   void close_idle(idle_list::iterator it);
-  void wake_one();
 
   pool_limits limits_;
   std::size_t open_ = 0;

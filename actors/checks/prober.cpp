@@ -178,8 +178,9 @@ private:
       ticket_ = pool_.wait([self = shared_from_this()] {
         net::post(self->ioc_, [self] {
           self->ticket_.reset();
-          if (!self->finished_)
-            self->obtain_slot();
+          if (self->finished_)
+            return self->pool_.wake_next();
+          self->obtain_slot();
         });
       });
       return;

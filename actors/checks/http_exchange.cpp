@@ -341,8 +341,23 @@ private:
       tls_.emplace(ioc_, tls_ctx_);
     else
       plain_.emplace(ioc_);
+    do_connect_to(0, {});
+  }
+
+  // The admitted endpoints in turn (Asio's range connect would report a
+  // socket that could not even be opened, e.g. EMFILE, as "cancelled").
+  void do_connect_to(std::size_t i, error_code last) {
+    if (i >= endpoints_.size())
+      return fail(last ? last : net::error::host_not_found);
     auto& sock = tls_ ? tls_->next_layer() : *plain_;
-    net::async_connect(sock, endpoints_, [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+    error_code ec;
+    sock.close(ec);
+    sock.open(endpoints_[i].protocol(), ec);
+    if (ec)
+      return fail(ec);
+    sock.async_connect(endpoints_[i], [self = shared_from_this(), i](error_code ec) {
+      if (ec && !self->timed_out_ && !self->finished_)
+        return self->do_connect_to(i + 1, ec);
       self->on_connect(ec);
     });
   }

@@ -218,8 +218,19 @@ private:
     do_connect();
   }
 
-  void do_connect() {
-    net::async_connect(socket_, endpoints_, [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+  // The admitted endpoints in turn; a socket that cannot be opened (EMFILE)
+  // is reported as such, not as a cancellation.
+  void do_connect(std::size_t i = 0, error_code last = {}) {
+    if (i >= endpoints_.size())
+      return fail(last ? last : net::error::host_not_found);
+    error_code ec;
+    socket_.close(ec);
+    socket_.open(endpoints_[i].protocol(), ec);
+    if (ec)
+      return fail(ec);
+    socket_.async_connect(endpoints_[i], [self = shared_from_this(), i](error_code ec) {
+      if (ec && !self->timed_out_ && !self->finished_)
+        return self->do_connect(i + 1, ec);
       self->on_connect(ec);
     });
   }

@@ -4,6 +4,11 @@
 #include "actors/checks/prober.hpp"
 
 #include <chrono>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <future>
 #include <thread>
 
@@ -467,6 +472,51 @@ TEST(prober_connections, a_check_that_gets_no_connection_before_its_timeout_says
   auto f = first_done.get_future();
   ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(f.get().error, "timeout after 3000 ms");
+}
+
+TEST(prober_connections, out_of_descriptors_is_a_clear_check_error) {
+  // In a child process whose descriptor table is full: the check fails
+  // saying why, and the prober carries on once descriptors are free again.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const unsigned short port = kw::test::closed_port();
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_cur, 256);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    std::string out;
+    {
+      prober p(local_targets());
+      std::vector<int> hog;
+      for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;)
+        hog.push_back(fd);
+      auto r = probe_sync(p, http_config("http://127.0.0.1:" + std::to_string(port) + "/"));
+      out = r.error + "\n";
+      for (int fd : hog)
+        ::close(fd);
+      r = probe_sync(p, http_config("http://127.0.0.1:" + std::to_string(port) + "/"));
+      out += r.error;
+    }
+    (void)!::write(pipe_fds[1], out.data(), out.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;)
+    got.append(buf, static_cast<std::size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  auto nl = got.find('\n');
+  ASSERT_NE(nl, std::string::npos) << got;
+  EXPECT_EQ(got.substr(0, nl),
+            "too many open files in the Keepwatch process (EMFILE): the connection was not attempted");
+  EXPECT_EQ(got.substr(nl + 1), "connection refused");
 }
 
 }  // namespace

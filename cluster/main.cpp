@@ -289,6 +289,13 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   o.passivate_after_s = cfg->passivate_after_s;
   o.snapshot_interval_s = cfg->snapshot_interval_s;
   o.prober_threads = cfg->prober_threads;
+  o.max_connections = cfg->max_connections;
+  o.max_idle_connections = cfg->max_idle_connections;
+  o.idle_timeout_ms = cfg->idle_timeout_ms;
+  o.allow_private_targets = cfg->allow_private_targets;
+  // The gateway's port is never a check's target (the node's own API and
+  // /metrics), even where private targets are allowed.
+  if (cfg->gateway_port > 0) o.listen_ports.push_back(static_cast<std::uint16_t>(cfg->gateway_port));
   o.jitter_pct = cfg->jitter_pct;
   o.webhook_max_attempts = cfg->webhook_max_attempts;
   o.webhook_initial_backoff_ms = cfg->webhook_initial_backoff_ms;
@@ -349,6 +356,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     auto started = kw::gateway::server::start(so, [a](const kw::gateway::http_request& q) { return a->handle(q); });
     if (!started) return fail(started.err().message);
     http = std::move(*started);
+    (*n)->listening_on(http->port());
     spdlog::info("gateway listening on http://{}:{} (sign up: POST /api/v1/auth/signup)", cfg->gateway_address,
                  http->port());
   }

@@ -66,6 +66,22 @@ key_spec int_key(std::string section, std::string key, int* out, int lo, int hi)
           }};
 }
 
+key_spec bool_key(std::string section, std::string key, bool* out) {
+  auto name = section + "." + key;
+  return {std::move(section), std::move(key),
+          [name, out](const toml::value& v) -> status {
+            if (!v.is_boolean()) return make_error(errc::invalid, name + ": expected true or false");
+            *out = v.as_boolean();
+            return ok_status();
+          },
+          [name, out](const std::string& s) -> status {
+            if (s == "true" || s == "1") *out = true;
+            else if (s == "false" || s == "0") *out = false;
+            else return make_error(errc::invalid, name + ": \"" + s + "\" is not true or false");
+            return ok_status();
+          }};
+}
+
 std::vector<key_spec> specs(node_config& c) {
   return {
       str_key("node", "name", &c.node_name),
@@ -87,6 +103,10 @@ std::vector<key_spec> specs(node_config& c) {
       int_key("checks", "jitter_pct", &c.jitter_pct, 0, 50),
       int_key("checks", "webhook_max_attempts", &c.webhook_max_attempts, 1, 20),
       int_key("checks", "webhook_initial_backoff_ms", &c.webhook_initial_backoff_ms, 1, 600000),
+      int_key("checks", "max_connections", &c.max_connections, 1, 1000000),
+      int_key("checks", "max_idle_connections", &c.max_idle_connections, 0, 1000000),
+      int_key("checks", "idle_timeout_ms", &c.idle_timeout_ms, 100, 3600000),
+      bool_key("checks", "allow_private_targets", &c.allow_private_targets),
       str_key("gateway", "address", &c.gateway_address),
       int_key("gateway", "port", &c.gateway_port, 0, 65535),
       int_key("gateway", "threads", &c.gateway_threads, 1, 256),

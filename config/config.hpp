@@ -42,6 +42,10 @@ struct node_config {
   int jitter_pct = 10;  // each check fires at interval ± jitter
   int webhook_max_attempts = 5;
   int webhook_initial_backoff_ms = 500;
+  int max_connections = 8000;        // the prober's open connections, idle included
+  int max_idle_connections = 8000;   // of which idle keep-alive ones
+  int idle_timeout_ms = 20000;       // an idle keep-alive connection is closed after this
+  bool allow_private_targets = false;  // loopback and private networks as targets
   // [gateway]
   std::string gateway_address = "127.0.0.1";
   int gateway_port = 8080;               // 0: the gateway is off

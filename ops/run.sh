@@ -59,6 +59,9 @@ keepwatch: sign up (creates your tenant, you are its owner), then log in:
   curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\
        -d '{"email":"you@example.com","password":"at least 10 chars"}'
   then send "Authorization: Bearer <access_token>" to /api/v1/monitors.
+keepwatch: monitors and webhooks may not target loopback or private addresses
+  (checks.allow_private_targets is ${KEEPWATCH_CHECKS_ALLOW_PRIVATE_TARGETS:-false}); to watch services on this machine or
+  its network, run with KEEPWATCH_CHECKS_ALLOW_PRIVATE_TARGETS=true.
 $admin_note
 EOF
 

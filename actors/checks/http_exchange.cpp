@@ -31,65 +31,117 @@ using boost::system::error_code;
 
 // -- connection_pool ---------------------------------------------------------
 
-connection_pool::connection_pool(std::size_t max_per_origin, clock::duration max_idle)
-  : max_per_origin_(max_per_origin), max_idle_(max_idle) {}
+connection_pool::connection_pool(pool_limits limits) : limits_(limits) {
+  limits_.max_open = std::max<std::size_t>(limits_.max_open, 1);
+}
+
+connection_pool::~connection_pool() { clear(); }
+
+void connection_pool::close_idle(idle_list::iterator it) {
+  auto& v = by_origin_[it->origin];
+  v.erase(std::find(v.begin(), v.end(), it));
+  if (v.empty())
+    by_origin_.erase(it->origin);
+  error_code ignored;
+  it->socket.close(ignored);
+  idle_.erase(it);
+  --open_;
+}
 
 std::optional<tcp::socket> connection_pool::acquire(const std::string& origin) {
-  auto it = idle_.find(origin);
-  if (it == idle_.end())
-    return std::nullopt;
-  auto& v = it->second;
   auto now = clock::now();
   // Most recently released first: the least likely to have been closed.
-  while (!v.empty()) {
-    idle c = std::move(v.back());
-    v.pop_back();
-    if (now - c.since <= max_idle_ && c.socket.is_open())
-      return std::move(c.socket);
-    error_code ignored;
-    c.socket.close(ignored);
+  for (;;) {
+    auto found = by_origin_.find(origin);
+    if (found == by_origin_.end())
+      return std::nullopt;
+    auto it = found->second.back();
+    if (now - it->since <= limits_.idle_timeout && it->socket.is_open()) {
+      tcp::socket s = std::move(it->socket);
+      found->second.pop_back();
+      if (found->second.empty())
+        by_origin_.erase(found);
+      idle_.erase(it);
+      return s;  // keeps its slot
+    }
+    close_idle(it);
   }
-  return std::nullopt;
+}
+
+bool connection_pool::reserve() {
+  if (open_ >= limits_.max_open && !idle_.empty())
+    close_idle(idle_.begin());
+  if (open_ >= limits_.max_open)
+    return false;
+  ++open_;
+  return true;
 }
 
 void connection_pool::release(const std::string& origin, tcp::socket socket) {
-  auto& v = idle_[origin];
-  if (v.size() >= max_per_origin_) {
+  auto& v = by_origin_[origin];
+  if (cleared_ || v.size() >= limits_.max_idle_per_origin || limits_.max_idle == 0) {
+    if (v.empty())
+      by_origin_.erase(origin);
     error_code ignored;
     socket.close(ignored);
+    closed();
     return;
   }
-  v.push_back(idle{std::move(socket), clock::now()});
+  if (idle_.size() >= limits_.max_idle)
+    close_idle(idle_.begin());
+  idle_.push_back(idle{origin, std::move(socket), clock::now()});
+  by_origin_[origin].push_back(std::prev(idle_.end()));
+  wake_next();  // a waiter may reuse it, or close it for a connection of its own
+}
+
+void connection_pool::closed() {
+  if (open_ > 0)
+    --open_;
+  wake_next();
+}
+
+std::uint64_t connection_pool::wait(std::function<void()> wake) {
+  auto ticket = next_ticket_++;
+  waiters_.emplace_back(ticket, std::move(wake));
+  return ticket;
+}
+
+void connection_pool::cancel_wait(std::uint64_t ticket) {
+  auto it = std::find_if(waiters_.begin(), waiters_.end(), [&](const auto& w) { return w.first == ticket; });
+  if (it == waiters_.end())
+    return;
+  auto wake = std::move(it->second);  // may own the waiter: destroyed after the erase
+  waiters_.erase(it);
+}
+
+void connection_pool::wake_next() {
+  if (cleared_ || waiters_.empty())
+    return;
+  auto w = std::move(waiters_.front().second);
+  waiters_.pop_front();
+  w();
 }
 
 void connection_pool::evict_expired() {
   auto now = clock::now();
-  for (auto it = idle_.begin(); it != idle_.end();) {
-    auto& v = it->second;
-    auto keep = std::stable_partition(v.begin(), v.end(), [&](const idle& c) { return now - c.since <= max_idle_; });
-    for (auto c = keep; c != v.end(); ++c) {
-      error_code ignored;
-      c->socket.close(ignored);
-    }
-    v.erase(keep, v.end());
-    it = v.empty() ? idle_.erase(it) : std::next(it);
+  while (!idle_.empty() && now - idle_.front().since > limits_.idle_timeout) {
+    close_idle(idle_.begin());
+    wake_next();
   }
 }
 
 void connection_pool::clear() {
-  for (auto& [origin, v] : idle_)
-    for (auto& c : v) {
-      error_code ignored;
-      c.socket.close(ignored);
-    }
-  idle_.clear();
+  cleared_ = true;
+  auto waiters = std::move(waiters_);  // their owners may call cancel_wait as they go
+  waiters_.clear();
+  waiters.clear();
+  while (!idle_.empty())
+    close_idle(idle_.begin());
 }
 
-std::size_t connection_pool::idle_count() const {
-  std::size_t n = 0;
-  for (auto& [origin, v] : idle_)
-    n += v.size();
-  return n;
+std::string no_slot_message(const connection_pool& pool) {
+  return "too many connections in flight: no connection free before the timeout (the prober's limit is " +
+         std::to_string(pool.limits().max_open) + " open connections per prober thread, checks.max_connections)";
 }
 
 // -- helpers -----------------------------------------------------------------
@@ -113,9 +165,39 @@ std::string describe(const error_code& ec) {
     return "network unreachable";
   if (ec == net::error::host_unreachable)
     return "host unreachable";
+  if (ec == net::error::no_descriptors)
+    return "too many open files in the Keepwatch process (EMFILE): the connection was not attempted";
+  if (ec == boost::system::errc::too_many_files_open_in_system)
+    return "too many open files on the Keepwatch machine (ENFILE): the connection was not attempted";
   if (ec == net::error::eof || ec == http::error::end_of_stream || ec == http::error::partial_message)
     return "connection closed by the server before a complete response";
   return ec.message();
+}
+
+std::optional<std::string> admit(const target_policy* policy, std::vector<tcp::endpoint>& endpoints) {
+  if (policy == nullptr)
+    return std::nullopt;
+  std::optional<std::string> first;
+  std::vector<tcp::endpoint> kept;
+  for (auto& e : endpoints) {
+    ip_address a;
+    if (e.address().is_v4()) {
+      a = ip_address::v4_of(e.address().to_v4().to_uint());
+    } else {
+      a.v6 = true;
+      a.bytes = e.address().to_v6().to_bytes();
+    }
+    if (auto why = policy->refusal(a, e.port())) {
+      if (!first)
+        first = std::move(why);
+    } else {
+      kept.push_back(e);
+    }
+  }
+  endpoints = std::move(kept);
+  if (!endpoints.empty())
+    return std::nullopt;
+  return first ? first : std::optional<std::string>("no address to connect to");
 }
 
 namespace {
@@ -144,6 +226,7 @@ public:
   http_exchange(net::io_context& ioc, connection_pool* pool, ssl::context& tls,
                 exchange_request req, std::function<void(exchange_result)> done)
     : ioc_(ioc),
+      slots_(pool),
       pool_(req.url.tls ? nullptr : pool),
       tls_ctx_(tls),
       req_(std::move(req)),
@@ -151,22 +234,55 @@ public:
       resolver_(ioc),
       timer_(ioc) {}
 
+  ~http_exchange() {
+    if (ticket_)
+      slots_->cancel_wait(*ticket_);
+    give_back_slot();
+  }
+
   void start() {
     timer_.expires_at(req_.deadline);
     timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_deadline(ec); });
     build_request();
-    if (pool_ != nullptr) {
+    obtain(true);
+  }
+
+private:
+  // A connection before anything else: an idle one to reuse, or a slot in
+  // the pool's budget for a new one, or a place in the queue for a slot.
+  void obtain(bool may_reuse) {
+    if (may_reuse && pool_ != nullptr) {
       if (auto s = pool_->acquire(req_.url.origin())) {
         plain_.emplace(std::move(*s));
+        holds_slot_ = true;
         reused_ = true;
         do_write();
         return;
       }
     }
+    if (slots_ != nullptr) {
+      if (!slots_->reserve()) {
+        ticket_ = slots_->wait([self = shared_from_this(), may_reuse] {
+          net::post(self->ioc_, [self, may_reuse] {
+            self->ticket_.reset();
+            if (self->finished_ || self->timed_out_)
+              return self->slots_->wake_next();
+            self->obtain(may_reuse);
+          });
+        });
+        return;
+      }
+      holds_slot_ = true;
+    }
     do_resolve();
   }
 
-private:
+  void give_back_slot() {
+    if (holds_slot_ && slots_ != nullptr)
+      slots_->closed();
+    holds_slot_ = false;
+  }
+
   template <class F>
   void with_stream(F&& f) {
     if (tls_)
@@ -194,6 +310,8 @@ private:
     auto addr = net::ip::make_address(req_.url.host, ec);
     if (!ec) {
       endpoints_.assign(1, tcp::endpoint(addr, static_cast<unsigned short>(std::stoi(req_.url.port))));
+      if (auto refused = admit(req_.policy, endpoints_))
+        return refuse(*refused);
       do_connect();
       return;
     }
@@ -209,6 +327,10 @@ private:
     endpoints_.clear();
     for (auto& e : results)
       endpoints_.push_back(e.endpoint());
+    // Judged here, on the addresses connected to next: what the name
+    // resolved to when the monitor was created does not matter.
+    if (auto refused = admit(req_.policy, endpoints_))
+      return refuse(*refused);
     do_connect();
   }
 
@@ -219,8 +341,23 @@ private:
       tls_.emplace(ioc_, tls_ctx_);
     else
       plain_.emplace(ioc_);
+    do_connect_to(0, {});
+  }
+
+  // The admitted endpoints in turn (Asio's range connect would report a
+  // socket that could not even be opened, e.g. EMFILE, as "cancelled").
+  void do_connect_to(std::size_t i, error_code last) {
+    if (i >= endpoints_.size())
+      return fail(last ? last : net::error::host_not_found);
     auto& sock = tls_ ? tls_->next_layer() : *plain_;
-    net::async_connect(sock, endpoints_, [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+    error_code ec;
+    sock.close(ec);
+    sock.open(endpoints_[i].protocol(), ec);
+    if (ec)
+      return fail(ec);
+    sock.async_connect(endpoints_[i], [self = shared_from_this(), i](error_code ec) {
+      if (ec && !self->timed_out_ && !self->finished_)
+        return self->do_connect_to(i + 1, ec);
       self->on_connect(ec);
     });
   }
@@ -325,6 +462,7 @@ private:
     if (pool_ != nullptr && complete && parser_->is_done() && res.keep_alive() && buffer_.size() == 0) {
       pool_->release(req_.url.origin(), std::move(*plain_));
       plain_.reset();
+      holds_slot_ = false;  // the idle connection keeps it
     } else {
       close();
     }
@@ -340,7 +478,7 @@ private:
       retried_ = true;
       buffer_.clear();
       parser_.reset();
-      do_resolve();
+      obtain(false);
       return;
     }
     fail(ec);
@@ -350,6 +488,14 @@ private:
     if (ec == net::error::operation_aborted || finished_)
       return;
     timed_out_ = true;
+    if (ticket_) {
+      // Still queued for a connection: the budget, not the target, is why.
+      slots_->cancel_wait(*ticket_);
+      ticket_.reset();
+      result_.failed = true;
+      result_.error = no_slot_message(*slots_);
+      return finish();
+    }
     resolver_.cancel();
     close();
   }
@@ -360,6 +506,12 @@ private:
       tls_->next_layer().close(ignored);
     if (plain_)
       plain_->close(ignored);
+    give_back_slot();
+  }
+
+  void refuse(std::string why) {
+    result_.refused = true;
+    fail({}, std::move(why));
   }
 
   void fail(error_code ec, std::string message = {}) {
@@ -386,7 +538,8 @@ private:
   }
 
   net::io_context& ioc_;
-  connection_pool* pool_;
+  connection_pool* slots_;  // the budget every connection counts against (null: none)
+  connection_pool* pool_;   // idle connections to reuse (plain HTTP only)
   ssl::context& tls_ctx_;
   exchange_request req_;
   std::function<void(exchange_result)> done_;
@@ -399,6 +552,8 @@ private:
   http::request<http::string_body> request_;
   std::optional<http::response_parser<http::string_body>> parser_;
   exchange_result result_;
+  std::optional<std::uint64_t> ticket_;  // queued for a slot
+  bool holds_slot_ = false;
   bool reused_ = false;
   bool retried_ = false;
   bool timed_out_ = false;

@@ -70,8 +70,8 @@ std::string timeout_message(int timeout_ms) {
 class http_check : public std::enable_shared_from_this<http_check> {
 public:
   http_check(net::io_context& ioc, detail::connection_pool& pool, net::ssl::context& tls,
-             check_spec spec, done_fn done)
-    : ioc_(ioc), pool_(pool), tls_(tls), spec_(std::move(spec)), done_(std::move(done)),
+             const target_policy& policy, check_spec spec, done_fn done)
+    : ioc_(ioc), pool_(pool), tls_(tls), policy_(policy), spec_(std::move(spec)), done_(std::move(done)),
       start_(clock::now()), deadline_(start_ + std::chrono::milliseconds(std::max(spec_.timeout_ms, 1))) {}
 
   void start() {
@@ -87,6 +87,7 @@ private:
     req.url = std::move(url);
     req.verify_tls = spec_.verify_tls;
     req.deadline = deadline_;
+    req.policy = &policy_;
     current_ = req.url;
     detail::run_exchange(ioc_, &pool_, tls_, std::move(req),
                          [self = shared_from_this()](detail::exchange_result r) { self->on_exchange(std::move(r)); });
@@ -139,6 +140,7 @@ private:
   net::io_context& ioc_;
   detail::connection_pool& pool_;
   net::ssl::context& tls_;
+  const target_policy& policy_;
   check_spec spec_;
   done_fn done_;
   clock::time_point start_;
@@ -150,20 +152,45 @@ private:
 // A TCP check: resolve and connect within the deadline, then close.
 class tcp_check : public std::enable_shared_from_this<tcp_check> {
 public:
-  tcp_check(net::io_context& ioc, check_spec spec, done_fn done)
-    : spec_(std::move(spec)), done_(std::move(done)), resolver_(ioc), socket_(ioc), timer_(ioc),
-      start_(clock::now()) {}
+  tcp_check(net::io_context& ioc, detail::connection_pool& pool, const target_policy& policy,
+             check_spec spec, done_fn done)
+    : ioc_(ioc), pool_(pool), policy_(policy), spec_(std::move(spec)), done_(std::move(done)),
+      resolver_(ioc), socket_(ioc), timer_(ioc), start_(clock::now()) {}
+
+  ~tcp_check() {
+    if (ticket_)
+      pool_.cancel_wait(*ticket_);
+    give_back_slot();
+  }
 
   void start() {
     if (spec_.host.empty() || spec_.port <= 0 || spec_.port > 65535)
       return finish("invalid host or port");
     timer_.expires_at(start_ + std::chrono::milliseconds(std::max(spec_.timeout_ms, 1)));
     timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_deadline(ec); });
+    obtain_slot();
+  }
+
+private:
+  // The connection counts against the prober's budget like any other.
+  void obtain_slot() {
+    if (!pool_.reserve()) {
+      ticket_ = pool_.wait([self = shared_from_this()] {
+        net::post(self->ioc_, [self] {
+          self->ticket_.reset();
+          if (self->finished_)
+            return self->pool_.wake_next();
+          self->obtain_slot();
+        });
+      });
+      return;
+    }
+    holds_slot_ = true;
     error_code ec;
     auto addr = net::ip::make_address(spec_.host, ec);
     if (!ec) {
       endpoints_.assign(1, tcp::endpoint(addr, static_cast<unsigned short>(spec_.port)));
-      return do_connect();
+      return admit_and_connect();
     }
     resolver_.async_resolve(spec_.host, std::to_string(spec_.port),
                             [self = shared_from_this()](error_code ec, tcp::resolver::results_type r) {
@@ -171,17 +198,39 @@ public:
                             });
   }
 
-private:
+  void give_back_slot() {
+    if (holds_slot_)
+      pool_.closed();
+    holds_slot_ = false;
+  }
+
   void on_resolve(error_code ec, tcp::resolver::results_type results) {
     if (ec)
       return fail(ec);
     for (auto& e : results)
       endpoints_.push_back(e.endpoint());
+    admit_and_connect();
+  }
+
+  void admit_and_connect() {
+    if (auto refused = detail::admit(&policy_, endpoints_))
+      return finish(*refused);
     do_connect();
   }
 
-  void do_connect() {
-    net::async_connect(socket_, endpoints_, [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+  // The admitted endpoints in turn; a socket that cannot be opened (EMFILE)
+  // is reported as such, not as a cancellation.
+  void do_connect(std::size_t i = 0, error_code last = {}) {
+    if (i >= endpoints_.size())
+      return fail(last ? last : net::error::host_not_found);
+    error_code ec;
+    socket_.close(ec);
+    socket_.open(endpoints_[i].protocol(), ec);
+    if (ec)
+      return fail(ec);
+    socket_.async_connect(endpoints_[i], [self = shared_from_this(), i](error_code ec) {
+      if (ec && !self->timed_out_ && !self->finished_)
+        return self->do_connect(i + 1, ec);
       self->on_connect(ec);
     });
   }
@@ -199,6 +248,11 @@ private:
     if (ec == net::error::operation_aborted || finished_)
       return;
     timed_out_ = true;
+    if (ticket_) {
+      pool_.cancel_wait(*ticket_);
+      ticket_.reset();
+      return finish(detail::no_slot_message(pool_));
+    }
     resolver_.cancel();
     error_code ignored;
     socket_.close(ignored);
@@ -213,6 +267,9 @@ private:
       return;
     finished_ = true;
     timer_.cancel();
+    error_code ignored;
+    socket_.close(ignored);
+    give_back_slot();
     probe_result r;
     r.ok = error.empty();
     r.error = std::move(error);
@@ -221,8 +278,13 @@ private:
     done(std::move(r));
   }
 
+  net::io_context& ioc_;
+  detail::connection_pool& pool_;
+  const target_policy& policy_;
   check_spec spec_;
   done_fn done_;
+  std::optional<std::uint64_t> ticket_;  // queued for a slot
+  bool holds_slot_ = false;
   tcp::resolver resolver_;
   tcp::socket socket_;
   net::steady_timer timer_;
@@ -236,14 +298,22 @@ private:
 
 struct prober::impl {
   struct worker {
+    // Declared before the io_context, so it outlives the checks that the
+    // io_context's destruction still frees (they give their slots back).
+    detail::connection_pool pool;
     net::io_context ioc{1};
     net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
-    detail::connection_pool pool;
     net::steady_timer sweep{ioc};
+    clock::duration sweep_every;
     std::thread thread;
 
+    explicit worker(detail::pool_limits limits)
+      : pool(limits),
+        sweep_every(std::clamp<clock::duration>(limits.idle_timeout / 4, std::chrono::milliseconds(10),
+                                                std::chrono::seconds(5))) {}
+
     void do_sweep() {
-      sweep.expires_after(std::chrono::seconds(5));
+      sweep.expires_after(sweep_every);
       sweep.async_wait([this](error_code ec) {
         if (ec)
           return;
@@ -254,16 +324,23 @@ struct prober::impl {
   };
 
   net::ssl::context tls = detail::make_client_tls_context();
+  std::shared_ptr<const target_policy> policy;
   std::vector<std::unique_ptr<worker>> workers;
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stopped{false};
   std::mutex stop_mutex;
 };
 
-prober::prober(int threads) : impl_(std::make_unique<impl>()) {
-  auto n = static_cast<std::size_t>(std::max(threads, 1));
+prober::prober(prober_options o) : impl_(std::make_unique<impl>()) {
+  impl_->policy = o.policy ? o.policy : std::make_shared<const target_policy>();
+  auto n = static_cast<std::size_t>(std::max(o.threads, 1));
+  // Each thread has its share of the budget: no locks between threads.
+  detail::pool_limits limits;
+  limits.max_open = std::max<std::size_t>(1, static_cast<std::size_t>(std::max(o.max_connections, 1)) / n);
+  limits.max_idle = static_cast<std::size_t>(std::max(o.max_idle_connections, 0)) / n;
+  limits.idle_timeout = std::max(o.idle_timeout, std::chrono::milliseconds(1));
   for (std::size_t i = 0; i < n; ++i)
-    impl_->workers.push_back(std::make_unique<impl::worker>());
+    impl_->workers.push_back(std::make_unique<impl::worker>(limits));
   for (auto& w : impl_->workers) {
     w->do_sweep();
     w->thread = std::thread([w = w.get()] { w->ioc.run(); });
@@ -290,14 +367,15 @@ void prober::probe(const kw::monitor_config& cfg, std::function<void(probe_resul
   if (impl_->stopped.load(std::memory_order_relaxed))
     return;
   auto& w = *impl_->workers[impl_->next.fetch_add(1, std::memory_order_relaxed) % impl_->workers.size()];
-  net::post(w.ioc, [&w, &tls = impl_->tls, spec = check_spec(cfg), done = std::move(done)]() mutable {
+  net::post(w.ioc, [&w, &tls = impl_->tls, &policy = *impl_->policy, spec = check_spec(cfg),
+                    done = std::move(done)]() mutable {
     switch (spec.kind) {
       case monitor_kind::http:
       case monitor_kind::keyword:
-        std::make_shared<http_check>(w.ioc, w.pool, tls, std::move(spec), std::move(done))->start();
+        std::make_shared<http_check>(w.ioc, w.pool, tls, policy, std::move(spec), std::move(done))->start();
         return;
       case monitor_kind::tcp:
-        std::make_shared<tcp_check>(w.ioc, std::move(spec), std::move(done))->start();
+        std::make_shared<tcp_check>(w.ioc, w.pool, policy, std::move(spec), std::move(done))->start();
         return;
       case monitor_kind::push: {
         probe_result r;

@@ -13,6 +13,20 @@
 //    status, but a keyword check on it fails.
 //  - Plain-HTTP connections are kept alive and reused per scheme+host+port; a
 //    reused connection that fails is retried once on a new connection.
+//  - Descriptors are bounded: at most max_connections connections are open at
+//    once across the prober (idle keep-alive ones included, HTTP, TLS and TCP
+//    alike; each thread has an equal share), at most max_idle_connections of
+//    them idle, and an idle one is closed after idle_timeout. A check that
+//    needs a connection when all are taken closes the longest-idle one, or
+//    waits for one in arrival order; if none comes before its timeout it
+//    fails with "too many connections in flight: ...". A connect refused by
+//    the process's or the system's descriptor limit (EMFILE, ENFILE) fails
+//    that check only, with a message that says so.
+//  - Every address connected to (for HTTP and keyword checks on every
+//    redirect hop, for TCP checks too) is first judged by the target policy:
+//    a refused one fails the check with the policy's reason ("target address
+//    10.0.0.5 is not allowed: private network ...") and is never connected
+//    to. Names are judged by what they resolve to at the time of the check.
 //  - push monitors are not probed: done(ok=false, "push monitors are not probed").
 //
 // The implementation runs N threads, each with its own io_context and
@@ -21,17 +35,31 @@
 // is included by CAF code.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
 #include "actors/checks/probe_result.hpp"
+#include "actors/checks/target_policy.hpp"
 #include "events/monitor_config.hpp"
 
 namespace kw::checks {
 
+struct prober_options {
+  int threads = 1;                    // checks.prober_threads
+  // checks.max_connections: sized for a process allowed 20,000 descriptors,
+  // leaving the rest to the log, the gateway and PostgreSQL.
+  int max_connections = 8000;
+  int max_idle_connections = 8000;    // checks.max_idle_connections
+  std::chrono::milliseconds idle_timeout{20'000};  // checks.idle_timeout_ms
+  // Where checks may connect; null: the default policy (public addresses
+  // only, see target_policy.hpp).
+  std::shared_ptr<const target_policy> policy;
+};
+
 class prober {
 public:
-  explicit prober(int threads = 1);
+  explicit prober(prober_options o = {});
   ~prober();  // stop()
   prober(const prober&) = delete;
   prober& operator=(const prober&) = delete;

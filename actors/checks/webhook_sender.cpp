@@ -43,9 +43,9 @@ namespace {
 // One webhook, through all its attempts.
 class delivery : public std::enable_shared_from_this<delivery> {
 public:
-  delivery(net::io_context& ioc, net::ssl::context& tls, webhook_request req,
+  delivery(net::io_context& ioc, net::ssl::context& tls, const target_policy& policy, webhook_request req,
            std::function<void(delivery_outcome)> done)
-    : ioc_(ioc), tls_(tls), req_(std::move(req)), done_(std::move(done)), timer_(ioc) {
+    : ioc_(ioc), tls_(tls), policy_(policy), req_(std::move(req)), done_(std::move(done)), timer_(ioc) {
     req_.max_attempts = std::max(req_.max_attempts, 1);
     backoff_ms_ = std::max(req_.initial_backoff_ms, 0);
   }
@@ -74,6 +74,7 @@ private:
     r.verify_tls = req_.verify_tls;
     r.body_limit = 64 * 1024;  // the receiver's answer is not used
     r.deadline = clock::now() + std::chrono::milliseconds(std::max(req_.timeout_ms, 1));
+    r.policy = &policy_;
     detail::run_exchange(ioc_, nullptr, tls_, std::move(r),
                          [self = shared_from_this()](detail::exchange_result x) { self->on_attempt(std::move(x)); });
   }
@@ -87,7 +88,8 @@ private:
     else
       outcome_.error.clear();
     outcome_.delivered = outcome_.error.empty();
-    if (outcome_.delivered || outcome_.attempts >= req_.max_attempts)
+    // A refused address is the platform's rule, not a passing failure.
+    if (outcome_.delivered || x.refused || outcome_.attempts >= req_.max_attempts)
       return finish();
     timer_.expires_after(std::chrono::milliseconds(backoff_ms_));
     backoff_ms_ = std::min(backoff_ms_ * 2, std::max(req_.max_backoff_ms, req_.initial_backoff_ms));
@@ -104,6 +106,7 @@ private:
 
   net::io_context& ioc_;
   net::ssl::context& tls_;
+  const target_policy& policy_;
   webhook_request req_;
   std::function<void(delivery_outcome)> done_;
   net::steady_timer timer_;
@@ -117,6 +120,7 @@ private:
 
 struct webhook_sender::impl {
   net::ssl::context tls = detail::make_client_tls_context();  // outlives the streams in ioc
+  std::shared_ptr<const target_policy> policy;
   net::io_context ioc{1};
   net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
   std::thread thread;
@@ -124,7 +128,8 @@ struct webhook_sender::impl {
   std::mutex stop_mutex;
 };
 
-webhook_sender::webhook_sender() : impl_(std::make_unique<impl>()) {
+webhook_sender::webhook_sender(std::shared_ptr<const target_policy> policy) : impl_(std::make_unique<impl>()) {
+  impl_->policy = policy ? std::move(policy) : std::make_shared<const target_policy>();
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
 
@@ -143,7 +148,7 @@ void webhook_sender::deliver(webhook_request req, std::function<void(delivery_ou
   if (impl_->stopped.load(std::memory_order_relaxed))
     return;
   net::post(impl_->ioc, [this, req = std::move(req), done = std::move(done)]() mutable {
-    std::make_shared<delivery>(impl_->ioc, impl_->tls, std::move(req), std::move(done))->start();
+    std::make_shared<delivery>(impl_->ioc, impl_->tls, *impl_->policy, std::move(req), std::move(done))->start();
   });
 }
 

@@ -15,6 +15,11 @@
 //    (see webhook_signature), so receivers can authenticate the body.
 //  - Delivery is at-least-once per call: a receiver that answered too slowly
 //    may see the same body again.
+//  - Every attempt's addresses are judged by the target policy right before
+//    connecting (the URL's name is resolved again each time): a refused
+//    address is never connected to, and the delivery fails at once, without
+//    retries, with the policy's reason as its error ("target address
+//    127.0.0.1 is not allowed: loopback ...").
 // Boost and OpenSSL stay behind the pimpl.
 #pragma once
 
@@ -22,6 +27,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "actors/checks/target_policy.hpp"
 
 namespace kw::checks {
 
@@ -48,7 +55,8 @@ std::string webhook_signature(std::string_view secret, std::string_view body);
 
 class webhook_sender {
 public:
-  webhook_sender();
+  // null: the default policy (public addresses only).
+  explicit webhook_sender(std::shared_ptr<const target_policy> policy = nullptr);
   ~webhook_sender();  // stop()
   webhook_sender(const webhook_sender&) = delete;
   webhook_sender& operator=(const webhook_sender&) = delete;

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "actors/checks/prober.hpp"
+#include "actors/checks/target_policy.hpp"
+#include "actors/checks/url.hpp"
 #include "actors/checks/webhook_sender.hpp"
 #include "actors/host/shell.hpp"
 #include "events/hash_chain.hpp"
@@ -43,6 +45,7 @@ result<T> wait_for(std::future<result<T>>& f, std::chrono::milliseconds timeout,
 
 struct node::impl {
   node_options opts;
+  std::shared_ptr<checks::target_policy> targets;
   std::shared_ptr<storage::event_log> log;
   std::shared_ptr<storage::rocks_snapshot_store> snaps;
   std::shared_ptr<checks::prober> probes;
@@ -156,9 +159,22 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
   im->stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
+  {
+    checks::target_policy_options tp;
+    tp.allow_private = o.allow_private_targets;
+    tp.local_ports = o.listen_ports;
+    tp.local_addresses = checks::machine_addresses();
+    im->targets = std::make_shared<checks::target_policy>(std::move(tp));
+  }
   if (o.run_checks) {
-    im->probes = std::make_shared<checks::prober>(o.prober_threads);
-    im->webhooks = std::make_shared<checks::webhook_sender>();
+    checks::prober_options po;
+    po.threads = o.prober_threads;
+    po.max_connections = o.max_connections;
+    po.max_idle_connections = o.max_idle_connections;
+    po.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+    po.policy = im->targets;
+    im->probes = std::make_shared<checks::prober>(po);
+    im->webhooks = std::make_shared<checks::webhook_sender>(im->targets);
   }
   im->cfg = std::make_unique<caf::actor_system_config>();
   if (o.scheduler_threads > 0) im->cfg->set("scheduler.max-threads", o.scheduler_threads);
@@ -188,10 +204,47 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
 
 namespace {
 error stopping() { return make_error(errc::unavailable, "the node is stopping"); }
+
+// The policy's refusal of a URL whose host is an IP literal, as a rejection
+// naming `field`; names and unparsable URLs pass (the deciders judge the
+// URL's form, the prober what a name resolves to).
+std::optional<error> refused_url(const checks::target_policy& p, const char* field, const std::string& url) {
+  auto u = checks::parse_url(url);
+  if (!u) return std::nullopt;
+  if (auto why = p.literal_refusal(u->host, static_cast<std::uint16_t>(std::stoi(u->port))))
+    return make_error(errc::invalid, std::string(field) + ": " + *why);
+  return std::nullopt;
+}
+
+std::optional<error> refused_target(const checks::target_policy& p, const monitor_config& c) {
+  switch (c.kind) {
+    case monitor_kind::http:
+    case monitor_kind::keyword:
+      return refused_url(p, "url", c.url);
+    case monitor_kind::tcp:
+      if (c.port < 1 || c.port > 65535) return std::nullopt;
+      if (auto why = p.literal_refusal(c.host, static_cast<std::uint16_t>(c.port)))
+        return make_error(errc::invalid, "host: " + *why);
+      return std::nullopt;
+    case monitor_kind::push:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<error> refused_target(const checks::target_policy& p, const tenant::body& b) {
+  if (auto* c = std::get_if<tenant::create_monitor>(&b)) return refused_target(p, c->config);
+  if (auto* c = std::get_if<tenant::create_channel>(&b)) return refused_url(p, "url", c->url);
+  if (auto* c = std::get_if<tenant::update_channel>(&b)) return refused_url(p, "url", c->url);
+  return std::nullopt;
+}
 }  // namespace
+
+void node::listening_on(std::uint16_t port) { impl_->targets->add_local_port(port); }
 
 void node::submit(tenant::command cmd, const tenant_id& t, reply_fn done) {
   if (impl_->stopped) return done(stopping());
+  if (auto refused = refused_target(*impl_->targets, cmd.b)) return done(std::move(*refused));
   caf::anon_send(impl_->host_for(t), t.get(),
                  tenant_request{std::move(cmd), impl_->reply_once(std::move(done))});
 }
@@ -199,6 +252,8 @@ void node::submit(tenant::command cmd, const tenant_id& t, reply_fn done) {
 void node::submit(monitor::command cmd, const tenant_id& t, const std::string& monitor_id,
                   reply_fn done) {
   if (impl_->stopped) return done(stopping());
+  if (auto* u = std::get_if<monitor::update_monitor>(&cmd.b))
+    if (auto refused = refused_target(*impl_->targets, u->config)) return done(std::move(*refused));
   caf::anon_send(impl_->host_for(t), monitor_request{t.get(), monitor_id, std::move(cmd),
                                                      impl_->reply_once(std::move(done))});
 }

@@ -10,6 +10,10 @@
 //  - every request is answered exactly once, even when the actor holding it
 //    stops or fails ("unavailable": the outcome is unknown, a retry with the
 //    same command id is safe);
+//  - a command that would point a check or a webhook at an address the
+//    target policy refuses (a monitor's url or host, a channel's url, given
+//    as an IP literal) is rejected `invalid`, naming the field, before it
+//    reaches an actor: nothing is appended. Names are judged when checked.
 //  - `stop()` refuses new requests, gives accepted ones up to 10 s to be
 //    answered, snapshots every aggregate and closes the log; a node started
 //    again on the same data directory has the same tenants, monitors and
@@ -53,7 +57,18 @@ struct node_options {
   int snapshot_interval_s = 300;
   int scheduler_threads = 0;         // 0: one per core
   bool run_checks = true;            // false: monitors schedule no probes
+  // [checks]: the prober's threads and connection budget (see prober.hpp).
   int prober_threads = 1;
+  int max_connections = 8000;
+  int max_idle_connections = 8000;
+  int idle_timeout_ms = 20000;
+  // The target policy (actors/checks/target_policy.hpp): loopback and
+  // private networks refused unless this is set. Tests whose targets run on
+  // 127.0.0.1 set it.
+  bool allow_private_targets = false;
+  // Ports this node listens on (the gateway's): never a target on a local
+  // address, whatever allow_private_targets says. See also listening_on().
+  std::vector<std::uint16_t> listen_ports;
   int jitter_pct = 10;
   int webhook_max_attempts = 5;
   int webhook_initial_backoff_ms = 500;
@@ -94,6 +109,10 @@ public:
   // A push monitor's beat, by its token.
   result<command_reply> push_beat(const std::string& token,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // One more port this node listens on, known only once it is listening
+  // (a port the system chose): refused as a target from now on.
+  void listening_on(std::uint16_t port);
 
   // Seals a webhook signing secret for create_channel / update_channel
   // (`secret_enc`): secrets enter the log only sealed with the node's key.

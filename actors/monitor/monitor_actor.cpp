@@ -324,6 +324,9 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
         rd.http_status = d.outcome.http_status;
         rd.delivered = d.outcome.delivered;
         rd.error = d.outcome.error;
+        if (!rd.delivered)
+          spdlog::warn("webhook to channel {} of monitor {}/{} not delivered after {} attempt(s): {}", rd.channel_id,
+                       s.facts->tenant(), s.st.id, rd.attempts, rd.error);
         enqueue(self, system_request(s, std::move(rd)));
       },
       [=](facts_changed&) {  // a suspension was lifted: checks start again

@@ -68,7 +68,12 @@ int main(int argc, char** argv) {
   cfg.url = "http://127.0.0.1:" + std::to_string(port) + "/health";
   cfg.timeout_ms = 5000;
 
-  kw::checks::prober prober(threads);
+  kw::checks::prober_options po;
+  po.threads = threads;
+  kw::checks::target_policy_options tp;
+  tp.allow_private = true;  // the target runs on 127.0.0.1
+  po.policy = std::make_shared<const kw::checks::target_policy>(tp);
+  kw::checks::prober prober(po);
   std::atomic<long> completed{0}, failed{0};
   std::atomic<bool> running{true};
   std::atomic<int> outstanding{in_flight};

@@ -72,6 +72,7 @@ inline node_options bench_options(const std::string& dir, bool run_checks) {
   o.plans = bench_plans();
   o.run_checks = run_checks;
   o.scheduler_threads = 0;  // one per core, as in production
+  o.allow_private_targets = true;  // benchmark targets run on 127.0.0.1
   return o;
 }
 

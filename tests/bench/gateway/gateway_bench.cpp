@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   o.partitions = 4;
   o.plans = plans;
   o.run_checks = false;
+  o.allow_private_targets = true;  // monitors created here may point at 127.0.0.1
   auto n = must(node::start(o), "node");
   projections::service_options so;
   so.runner.database_url = db;

@@ -37,6 +37,27 @@ TEST(config, environment_overrides_the_file) {
   std::remove(path.c_str());
 }
 
+TEST(config, outbound_settings_default_to_refusing_private_targets_and_can_be_set) {
+  auto c = load_config(std::string(KW_CONFIG_DIR) + "/keepwatch.example.toml", {});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_FALSE(c->allow_private_targets);
+  EXPECT_EQ(c->max_connections, 8000);
+  EXPECT_EQ(c->idle_timeout_ms, 20000);
+  auto path = write_temp("[checks]\nallow_private_targets = true\nmax_connections = 64\nidle_timeout_ms = 5000\n");
+  c = load_config(path, {});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_TRUE(c->allow_private_targets);
+  EXPECT_EQ(c->max_connections, 64);
+  EXPECT_EQ(c->idle_timeout_ms, 5000);
+  c = load_config(path, {{"KEEPWATCH_CHECKS_ALLOW_PRIVATE_TARGETS", "false"}});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_FALSE(c->allow_private_targets);
+  c = load_config("", {{"KEEPWATCH_CHECKS_ALLOW_PRIVATE_TARGETS", "true"}});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_TRUE(c->allow_private_targets);
+  std::remove(path.c_str());
+}
+
 TEST(config, bad_settings_are_errors_that_name_the_key) {
   struct bad {
     std::string toml;
@@ -53,6 +74,9 @@ TEST(config, bad_settings_are_errors_that_name_the_key) {
       {"[node]\nlog_level = \"loud\"\n", {}, "node.log_level"},
       {"this is = not toml [", {}, "config"},
       {"", {{"KEEPWATCH_LOG_PARTITIONS", "many"}}, "KEEPWATCH_LOG_PARTITIONS"},
+      {"[checks]\nallow_private_targets = \"yes\"\n", {}, "checks.allow_private_targets"},
+      {"", {{"KEEPWATCH_CHECKS_ALLOW_PRIVATE_TARGETS", "yes"}}, "KEEPWATCH_CHECKS_ALLOW_PRIVATE_TARGETS"},
+      {"[checks]\nmax_connections = 0\n", {}, "checks.max_connections"},
   };
   for (auto& b : cases) {
     auto path = write_temp(b.toml);

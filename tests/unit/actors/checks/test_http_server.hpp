@@ -4,7 +4,9 @@
 //
 // What it guarantees: keep-alive is honoured unless the response says close;
 // a response with `hang` is never sent (the connection stays open until the
-// server is destroyed), for timeout tests; every request is recorded (method,
+// server is destroyed), for timeout tests; a response with `delay_ms` is
+// sent that much later without holding up other connections; connections
+// open at once are counted (now and at most); every request is recorded (method,
 // target, headers, body) unless recording is turned off; with a tls_identity
 // the server speaks only TLS. make_self_signed() generates a certificate at
 // runtime with the OpenSSL API, with a known notAfter, so no key material
@@ -32,6 +34,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/read.hpp>
@@ -72,6 +75,7 @@ struct test_response {
   bool hang = false;   // never answer; keep the connection open
   bool close = false;  // close the connection after answering
   bool drop = false;   // answer "keep-alive", then close anyway (a server dropping idle connections)
+  int delay_ms = 0;    // answer this much later (a slow server; other connections are served meanwhile)
 };
 
 // A self-signed certificate and its key, PEM-encoded.
@@ -172,13 +176,24 @@ public:
   }
   std::size_t request_count() const { return request_count_.load(); }
   std::size_t connection_count() const { return connection_count_.load(); }
+  // Connections open now (accepted and not yet closed by either side), and
+  // the most open at any one time.
+  std::size_t open_connections() const { return open_connections_.load(); }
+  std::size_t max_open_connections() const { return max_open_connections_.load(); }
 
 private:
   using tcp = boost::asio::ip::tcp;
 
   template <class Stream>
   struct session : std::enable_shared_from_this<session<Stream>> {
-    session(test_http_server& server, Stream stream) : server_(server), stream_(std::move(stream)) {}
+    session(test_http_server& server, Stream stream)
+      : server_(server), stream_(std::move(stream)), delay_(boost::beast::get_lowest_layer(stream_).get_executor()) {
+      auto now = ++server_.open_connections_;
+      auto seen = server_.max_open_connections_.load();
+      while (now > seen && !server_.max_open_connections_.compare_exchange_weak(seen, now)) {
+      }
+    }
+    ~session() { --server_.open_connections_; }
 
     void do_read() {
       request_ = {};
@@ -213,9 +228,19 @@ private:
       response_.keep_alive(request_.keep_alive() && !out.close);
       drop_ = out.drop;
       response_.prepare_payload();
-      http::async_write(stream_, response_, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-        self->on_write(ec);
-      });
+      if (out.delay_ms > 0) {
+        delay_.expires_after(std::chrono::milliseconds(out.delay_ms));
+        delay_.async_wait([self = this->shared_from_this()](boost::system::error_code) { self->do_write(); });
+        return;
+      }
+      do_write();
+    }
+
+    void do_write() {
+      boost::beast::http::async_write(stream_, response_,
+                                      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                        self->on_write(ec);
+                                      });
     }
 
     void on_write(boost::system::error_code ec) {
@@ -234,6 +259,7 @@ private:
 
     test_http_server& server_;
     Stream stream_;
+    boost::asio::steady_timer delay_;
     boost::beast::flat_buffer buffer_;
     boost::beast::http::request<boost::beast::http::string_body> request_;
     boost::beast::http::response<boost::beast::http::string_body> response_;
@@ -271,6 +297,9 @@ private:
 
   void park(std::shared_ptr<void> s) { parked_.push_back(std::move(s)); }
 
+  // Before ioc_: sessions still in it when it is destroyed count themselves out.
+  std::atomic<std::size_t> open_connections_{0};
+  std::atomic<std::size_t> max_open_connections_{0};
   handler handler_;
   bool record_;
   std::optional<boost::asio::ssl::context> ssl_;  // outlives the sessions in ioc_

@@ -44,12 +44,19 @@ std::string expected_signature(const std::string& secret, const std::string& bod
   return hex;
 }
 
+// Receivers run on 127.0.0.1: a policy that lets the sender reach them.
+std::shared_ptr<const kw::checks::target_policy> local_targets() {
+  kw::checks::target_policy_options tp;
+  tp.allow_private = true;
+  return std::make_shared<const kw::checks::target_policy>(tp);
+}
+
 TEST(webhook_sender, retries_until_the_receiver_accepts) {
   std::atomic<int> calls{0};
   test_http_server receiver([&](const test_request&) {
     return test_response{++calls <= 2 ? 500 : 204, "", {}, false, false};
   });
-  webhook_sender sender;
+  webhook_sender sender(local_targets());
   webhook_request req;
   req.url = receiver.url("/hooks/kw");
   req.body = R"({"type":"monitor.down","monitor":"m-1"})";
@@ -79,7 +86,7 @@ TEST(webhook_sender, retries_until_the_receiver_accepts) {
 
 TEST(webhook_sender, gives_up_after_max_attempts) {
   test_http_server receiver([](const test_request&) { return test_response{503, "busy", {}, false, false}; });
-  webhook_sender sender;
+  webhook_sender sender(local_targets());
   webhook_request req;
   req.url = receiver.url();
   req.body = "{}";
@@ -94,7 +101,7 @@ TEST(webhook_sender, gives_up_after_max_attempts) {
 }
 
 TEST(webhook_sender, unreachable_receiver_is_retried_then_reported) {
-  webhook_sender sender;
+  webhook_sender sender(local_targets());
   webhook_request req;
   req.url = "http://127.0.0.1:" + std::to_string(kw::test::closed_port()) + "/";
   req.body = "{}";
@@ -114,7 +121,7 @@ TEST(webhook_sender, a_slow_receiver_times_out_and_is_retried) {
     r.hang = ++calls == 1;
     return r;
   });
-  webhook_sender sender;
+  webhook_sender sender(local_targets());
   webhook_request req;
   req.url = receiver.url();
   req.body = "{}";
@@ -127,7 +134,7 @@ TEST(webhook_sender, a_slow_receiver_times_out_and_is_retried) {
 
 TEST(webhook_sender, no_signature_header_without_a_secret) {
   test_http_server receiver([](const test_request&) { return test_response{}; });
-  webhook_sender sender;
+  webhook_sender sender(local_targets());
   webhook_request req;
   req.url = receiver.url();
   req.body = "{}";
@@ -140,7 +147,7 @@ TEST(webhook_sender, no_signature_header_without_a_secret) {
 
 TEST(webhook_sender, delivers_over_tls_when_verification_is_off) {
   test_http_server receiver([](const test_request&) { return test_response{}; }, kw::test::make_self_signed());
-  webhook_sender sender;
+  webhook_sender sender(local_targets());
   webhook_request req;
   req.url = receiver.url();
   req.body = "{}";
@@ -152,6 +159,26 @@ TEST(webhook_sender, delivers_over_tls_when_verification_is_off) {
 TEST(webhook_sender, signature_matches_hmac_sha256) {
   EXPECT_EQ(kw::checks::webhook_signature("key", "The quick brown fox jumps over the lazy dog"),
             "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+}
+
+TEST(webhook_sender, a_receiver_at_a_refused_address_is_never_posted_to) {
+  test_http_server receiver([](const test_request&) { return test_response{204, "", {}, false, false}; });
+  webhook_sender sender;  // the default policy: no loopback, no private networks
+  webhook_request req;
+  req.body = "{}";
+  req.max_attempts = 3;
+  req.initial_backoff_ms = 5;
+  for (std::string url : {receiver.url("/healthz"), "http://localhost:" + std::to_string(receiver.port()) + "/hook"}) {
+    req.url = url;
+    auto out = deliver_sync(sender, req);
+    EXPECT_FALSE(out.delivered) << url;
+    EXPECT_EQ(out.attempts, 1) << url;  // the platform's rule: not retried
+    EXPECT_NE(out.error.find("is not allowed: loopback"), std::string::npos) << out.error;
+  }
+  req.url = "http://169.254.169.254/latest/meta-data/";
+  auto out = deliver_sync(sender, req);
+  EXPECT_EQ(out.error, "target address 169.254.169.254 is not allowed: cloud metadata endpoint");
+  EXPECT_EQ(receiver.connection_count(), 0u);
 }
 
 }  // namespace

@@ -84,6 +84,8 @@ inline node_options options(const std::string& dir, bool run_checks = false) {
   o.scheduler_threads = 2;
   o.jitter_pct = 0;
   o.webhook_initial_backoff_ms = 20;
+  // Targets of node tests (test servers, receivers) run on 127.0.0.1.
+  o.allow_private_targets = true;
   return o;
 }
 

@@ -320,7 +320,7 @@ struct api::impl final : api_context {
   // when the request came (a key created just before is then there). An
   // error when that cannot be told in time: the tenant's actor decides.
   result<bool> key_in_read_model(const std::string& tenant, const std::string& hash) const {
-    const auto p = partition_for(tenant_id{tenant}, n.partitions());
+    const auto p = storage::partition_for(tenant_id{tenant}, n.partitions());
     auto end = n.log().end_offset(storage::topic::events, p);
     if (!end) return end.err();
     bool found = false;

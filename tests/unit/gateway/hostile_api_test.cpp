@@ -17,6 +17,14 @@ namespace {
 
 class HostileApiTest : public api_test {
 protected:
+  // The node stops (its tenants' actors no longer answer); PostgreSQL and
+  // the HTTP server stay. The readers of its log stop first.
+  void stop_node() {
+    views_->stop();
+    feed_->stop();
+    node_->stop();
+  }
+
   // The node and everything over it stopped and started again on the same
   // data and database (the tenants recover from the log).
   void restart_node() {
@@ -139,7 +147,7 @@ TEST_P(HostileApiTest, CursorsAndNumbersThatOverflowAreA422NamingThem) {
       gateway::to_cursor("99999999999999999999:x"), gateway::to_cursor("9999999999999999999:x"),
       gateway::to_cursor("-9223372036854775808:x"), gateway::to_cursor("9223372036854775807:1:2")};
   for (const auto& c : bad_cursors) {
-    for (const std::string list : {"/api/v1/incidents", "/api/v1/audit", "/api/v1/monitors/" + id + "/heartbeats"}) {
+    for (const std::string& list : std::vector<std::string>{"/api/v1/incidents", "/api/v1/audit", "/api/v1/monitors/" + id + "/heartbeats"}) {
       auto r = call("GET", list + "?cursor=" + c, a);
       EXPECT_EQ(r.status, 422) << list << " " << r.body;
       EXPECT_TRUE(names_field(r, "cursor")) << list << " " << r.body;
@@ -184,7 +192,7 @@ TEST_P(HostileApiTest, WaitForWithNonsenseIsA422NamingItAndAWriteIsReadBack) {
 
 TEST_P(HostileApiTest, ALoginWhoseTenantCannotBeReachedIsA503NotAWrongPassword) {
   signup("a@example.com", "Tenant A");
-  node_->stop();  // the tenant's actor can no longer answer; PostgreSQL can
+  stop_node();  // the tenant's actor can no longer answer; PostgreSQL can
   auto r = call("POST", "/api/v1/auth/login", std::string(),
                 json{{"email", "a@example.com"}, {"password", test_password()}}.dump());
   EXPECT_EQ(r.status, 503) << r.body;
@@ -195,7 +203,7 @@ TEST_P(HostileApiTest, ALoginWhoseTenantCannotBeReachedIsA503NotAWrongPassword) 
 }
 
 TEST_P(HostileApiTest, ASignUpOfUnknownOutcomeKeepsTheLoginAndItsRetryFinishesIt) {
-  node_->stop();
+  stop_node();
   const std::string body =
       json{{"email", "new@example.com"}, {"password", test_password()}, {"tenant_name", "New"}}.dump();
   auto r = call("POST", "/api/v1/auth/signup", std::string(), body, {{"Idempotency-Key", "signup-1"}});

@@ -326,12 +326,14 @@ struct api::impl final : api_context {
     bool found = false;
     std::int64_t applied = 0;
     auto look = [&] {
+      // The offset first: each statement sees what was committed when it
+      // began, so keys read after it include everything up to it.
       return pool.with_tenant(tenant, [&](pqxx::transaction_base& w) {
-        found = !w.exec_params("SELECT 1 FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash).empty();
         auto r = w.exec_params("SELECT next_offset FROM projection_offsets WHERE projection = 'dashboard' "
                                "AND topic = $1 AND log_partition = $2",
                                std::string(storage::topic_name(storage::topic::events)), p.get());
         applied = r.empty() ? 0 : r[0][0].as<std::int64_t>();
+        found = !w.exec_params("SELECT 1 FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash).empty();
       });
     };
     if (auto st = look(); !st) return st.err();

@@ -335,6 +335,9 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     ao.plans = plans_copy;
     ao.admin_email = cfg->gateway_admin_email;
     ao.admin_password = cfg->gateway_admin_password;
+    ao.metrics_token = cfg->gateway_metrics_token;
+    ao.auth_rate_per_ip_per_min = cfg->gateway_auth_rate_per_ip_per_min;
+    ao.auth_rate_per_account_per_min = cfg->gateway_auth_rate_per_account_per_min;
     try {
       api = std::make_unique<kw::gateway::api>(**n, ao);
     } catch (const std::exception& e) {

@@ -116,6 +116,9 @@ std::vector<key_spec> specs(node_config& c) {
       int_key("gateway", "body_limit_bytes", &c.gateway_body_limit_bytes, 1024, 64 << 20),
       str_key("gateway", "admin_email", &c.gateway_admin_email),
       str_key("gateway", "admin_password", &c.gateway_admin_password),
+      str_key("gateway", "metrics_token", &c.gateway_metrics_token),
+      int_key("gateway", "auth_rate_per_ip_per_min", &c.gateway_auth_rate_per_ip_per_min, 1, 1000000),
+      int_key("gateway", "auth_rate_per_account_per_min", &c.gateway_auth_rate_per_account_per_min, 1, 1000000),
       str_key("plans", "file", &c.plans_file),
   };
 }

@@ -57,6 +57,12 @@ struct node_config {
   // The first platform admin, made at start when there is none yet.
   std::string gateway_admin_email;
   std::string gateway_admin_password;
+  // Bearer token a Prometheus presents for /metrics; empty: platform admins only.
+  std::string gateway_metrics_token;
+  // Sign-up, login and refresh attempts a minute, per client address and per
+  // account (email).
+  int gateway_auth_rate_per_ip_per_min = 60;
+  int gateway_auth_rate_per_account_per_min = 10;
   // [plans]
   std::string plans_file;  // empty: the catalogue shipped in config/plans.toml
 

@@ -17,6 +17,7 @@
 
 #include "events/fast_decode.hpp"
 #include "events/json_io.hpp"
+#include "events/json_limits.hpp"
 
 namespace kw {
 
@@ -77,7 +78,10 @@ constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
 
 // ---- strict parsing --------------------------------------------------------
 
-constexpr int max_depth = 32;
+constexpr int max_depth = json_max_depth;
+// No record Keepwatch writes comes near this; a larger one is refused before
+// anything reads it.
+constexpr std::size_t max_record_bytes = 8u << 20;
 
 // Thrown from the parser callback; caught in decode.
 struct reject {
@@ -140,6 +144,10 @@ constexpr std::array<data_reader, n_types> make_readers(std::index_sequence<I...
 constexpr auto data_readers = make_readers(std::make_index_sequence<n_types>{});
 
 result<event> decode_impl(std::string_view bytes) {
+  // Size and depth first (json_limits.hpp): neither path below then meets
+  // a record that could exhaust the stack or the memory.
+  if (auto why = json_limits_error(bytes, max_record_bytes, max_depth))
+    return make_error(errc::decode, "not valid JSON: " + *why);
   if (valid_utf8(bytes)) {
     // The records of the log take the fast path (fast_decode.hpp); whatever it
     // does not take, valid or not, is decided by the strict parser below.

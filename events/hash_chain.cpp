@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include "events/json_limits.hpp"
+
 namespace kw {
 
 namespace {
@@ -180,7 +182,8 @@ status verify_chain(const std::vector<std::string>& values) {
 status verify_chain(const std::vector<std::string>& values, const std::string& anchor) {
   std::string expected_prev = anchor;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    json j = json::parse(values[i], nullptr, /*allow_exceptions=*/false);
+    json j = json_within_depth(values[i]) ? json::parse(values[i], nullptr, /*allow_exceptions=*/false)
+                                          : json(json::value_t::discarded);
     if (j.is_discarded() || !j.is_object()) {
       return make_error(errc::invalid, describe(i, {}) + "not a JSON object (the record was changed)");
     }

@@ -17,6 +17,8 @@
 #include "actors/host/node.hpp"
 #include "events/codec.hpp"
 #include "storage/event_log.hpp"
+#include "storage/partitioner.hpp"
+#include "projections/offsets_reached.hpp"
 #include "gateway/api_context.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/openapi.hpp"
@@ -36,8 +38,8 @@ void refresh_token_rule(const json& b, json& details) {
 }
 
 // A tenant id from a name: lowercase letters and digits joined by '-', plus a
-// random suffix so names may repeat.
-std::string tenant_id_from(const std::string& name) {
+// suffix (random, or derived from an Idempotency-Key) so names may repeat.
+std::string tenant_id_from(const std::string& name, const std::string& suffix) {
   std::string slug;
   for (char c : lower(name)) {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
@@ -49,7 +51,7 @@ std::string tenant_id_from(const std::string& name) {
   }
   while (!slug.empty() && slug.back() == '-') slug.pop_back();
   if (slug.empty()) slug = "t";
-  return slug + "-" + random_hex(3);
+  return slug + "-" + suffix;
 }
 
 // The rate-limit decision of the request this thread is handling, set by
@@ -78,6 +80,11 @@ struct api::impl final : api_context {
   mutable std::mutex revoked_mu;
   mutable std::set<std::string> revoked;  // jtis revoked by logout (also in PostgreSQL)
   mutable rate_limiter limiter;
+  mutable rate_limiter auth_limiter;  // sign-up, login, refresh: per address and per account
+  // What an unknown email's password is checked against: a hash of the
+  // configured cost, made once, so that an unknown email costs what a known
+  // one does and the answer's timing tells nothing.
+  std::string decoy_hash;
   gateway::metrics stats;
 
   // API calls per (tenant, UTC day), sent to the tenants as record_api_calls
@@ -155,7 +162,11 @@ struct api::impl final : api_context {
         signer(opts.jwt_key),
         pool_(opts.app_database_url.empty() ? app_url_from(opts.database_url) : opts.app_database_url,
               opts.pool_size),
-        stats(sources()) {}
+        stats(sources()) {
+    auto decoy = hash_password(random_hex(16), opts.cost);
+    if (!decoy) throw std::runtime_error("password hashing: " + decoy.err().message);
+    decoy_hash = std::move(*decoy);
+  }
 
   // What /metrics reads from the node and the read models at each scrape.
   metrics_sources sources() {
@@ -193,11 +204,14 @@ struct api::impl final : api_context {
     return s;
   }
 
-  // /metrics: for loopback clients (a Prometheus beside the node) and
-  // platform admins.
+  // /metrics: for a scraper with the metrics token (api_options) and for
+  // platform admins. Where the request comes from grants nothing: the
+  // node's monitors run on this machine and could be pointed at it.
   http_response scrape(const http_request& req) const {
-    const bool local = req.remote_ip == "127.0.0.1" || req.remote_ip == "::1" || req.remote_ip == "::ffff:127.0.0.1";
-    if (!local) {
+    const auto h = req.header("authorization");
+    const bool scraper = !o.metrics_token.empty() && h && h->rfind("Bearer ", 0) == 0 &&
+                         same_secret(h->substr(7), o.metrics_token);
+    if (!scraper) {
       auto who = identify(req);
       if (auto* r = std::get_if<http_response>(&who)) return *r;
       if (std::get<caller>(who).kind != "platform")
@@ -235,10 +249,18 @@ struct api::impl final : api_context {
       if (us <= 3) return unauthenticated(req, "invalid API key");
       c.kind = "api_key";
       c.tenant = cred.substr(3, us - 3);
+      // The cheap refusals first, so that a made-up key never wakes (and
+      // replays) a passivated tenant: the key's form, then the read
+      // model's hashes of the tenant's keys. Only a key the read model
+      // knows, or one it cannot yet tell, is asked of the tenant's actor,
+      // which has the last word (a key revoked a moment ago).
+      if (!api_key_form(cred, us)) return unauthenticated(req, "invalid API key");
+      const std::string hash = sha256_of(cred);
+      if (auto known = key_in_read_model(c.tenant, hash); known && !*known)
+        return unauthenticated(req, "invalid API key");
       auto t = n.tenant_access(tenant_id{c.tenant});
       if (!t || !t->exists || t->status == tenant::tenant_status::deleted)
         return unauthenticated(req, "invalid API key");
-      const std::string hash = sha256_of(cred);
       for (const auto& [id, k] : t->api_keys)
         if (!k.revoked && same_secret(k.hash, hash)) {
           c.id = id;
@@ -263,7 +285,7 @@ struct api::impl final : api_context {
       // Still a platform admin (the flag is read at each request).
       bool still = false;
       auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
-        auto r = w.exec_params("SELECT platform_admin FROM users WHERE user_id = $1", c.id);
+        auto r = w.exec_params("SELECT platform_admin FROM auth_user_by_id($1)", c.id);
         still = !r.empty() && r[0][0].as<bool>();
       });
       if (!st) return from_error(st.err(), req);
@@ -281,6 +303,67 @@ struct api::impl final : api_context {
     c.who = std::string(to_string(m->second.role));
     if (access) *access = std::move(*t);
     return c;
+  }
+
+  // "kw_<tenant>_<64 hex digits>", as team_routes makes them; `us` is the
+  // position of the last '_'.
+  static bool api_key_form(const std::string& cred, std::size_t us) {
+    const std::string tenant = cred.substr(3, us - 3);
+    const std::string secret = cred.substr(us + 1);
+    return !tenant.empty() && tenant.size() <= 64 && secret.size() == 64 &&
+           tenant.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos &&
+           secret.find_first_not_of("0123456789abcdef") == std::string::npos;
+  }
+
+  // Whether the dashboard read model holds an unrevoked key of `tenant` with
+  // this hash, once it has applied everything the tenant's partition held
+  // when the request came (a key created just before is then there). An
+  // error when that cannot be told in time: the tenant's actor decides.
+  result<bool> key_in_read_model(const std::string& tenant, const std::string& hash) const {
+    const auto p = storage::partition_for(tenant_id{tenant}, n.partitions());
+    auto end = n.log().end_offset(storage::topic::events, p);
+    if (!end) return end.err();
+    bool found = false;
+    std::int64_t applied = 0;
+    auto look = [&] {
+      // The offset first: each statement sees what was committed when it
+      // began, so keys read after it include everything up to it.
+      return pool.with_tenant(tenant, [&](pqxx::transaction_base& w) {
+        auto r = w.exec_params("SELECT next_offset FROM projection_offsets WHERE projection = 'dashboard' "
+                               "AND topic = $1 AND log_partition = $2",
+                               std::string(storage::topic_name(storage::topic::events)), p.get());
+        applied = r.empty() ? 0 : r[0][0].as<std::int64_t>();
+        found = !w.exec_params("SELECT 1 FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash).empty();
+      });
+    };
+    if (auto st = look(); !st) return st.err();
+    if (found) return true;
+    if (applied >= end->get()) return false;
+    // Behind the log: wait a moment for this node's projection to apply
+    // what the log held, then look once more.
+    projections::offsets_reached::of(o.database_url)
+        .wait_past("dashboard", storage::topic::events, p, end->get() - 1,
+                   std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    if (auto st = look(); !st) return st.err();
+    if (found) return true;
+    if (applied >= end->get()) return false;
+    return error{errc::unavailable, "the read model is behind the log"};
+  }
+
+  // The limits of sign-up, login and refresh (api_options): the 429 when
+  // the client's address, or the account (an email; empty: none), has used
+  // its attempts.
+  std::optional<http_response> auth_limited(const http_request& req, const std::string& account) const {
+    const auto now = rate_limiter::clock::now();
+    auto d = auth_limiter.take("ip:" + req.remote_ip, o.auth_rate_per_ip_per_min, now);
+    if (d.allowed && !account.empty())
+      d = auth_limiter.take("account:" + account, o.auth_rate_per_account_per_min, now);
+    if (d.allowed) return std::nullopt;
+    auto r = http_response::error(429, "rate_limited",
+                                  "too many attempts; retry after " + std::to_string(d.retry_after_s) + " s",
+                                  req.request_id);
+    r.set_header("Retry-After", std::to_string(d.retry_after_s));
+    return r;
   }
 
   std::variant<caller, http_response> authorize(const http_request& req, action a) const override {
@@ -355,26 +438,57 @@ struct api::impl final : api_context {
     if (name.empty() || name.size() > 200)
       details.push_back({{"field", "tenant_name"}, {"message", "must be 1 to 200 characters"}});
     if (!details.empty()) return invalid(req, details);
+    if (auto limited = auth_limited(req, email)) return *limited;
+    // With an Idempotency-Key the user and tenant ids derive from it (and
+    // the email), so a retry after an unknown outcome finds what the first
+    // attempt made; the key also becomes the create command's id, so the
+    // tenant answers the retry as it answered the first attempt.
+    const auto key = req.header("idempotency-key");
+    const std::string seed = key ? sha256_of("signup\n" + email + "\n" + *key) : std::string();
+    const std::string user_id = "u_" + (key ? seed.substr(0, 16) : random_hex(8));
+    std::string tenant = tenant_id_from(name, key ? seed.substr(16, 6) : random_hex(3));
     auto hash = hash_password(password, o.cost);
     if (!hash) return from_error(hash.err(), req);
-    const std::string user_id = "u_" + random_hex(8);
-    const std::string tenant = tenant_id_from(name);
     // The email is claimed first, so two sign-ups cannot both get it.
     bool taken = false;
-    auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
+    auto st = pool.with_tenant(tenant, [&](pqxx::transaction_base& w) {
       auto r = w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash) VALUES ($1, $2, $3, $4) "
                              "ON CONFLICT (email) DO NOTHING",
                              user_id, email, tenant, *hash);
       taken = r.affected_rows() == 0;
     });
     if (!st) return from_error(st.err(), req);
-    if (taken) return http_response::error(409, "conflict", "this email is already registered", req.request_id);
-    tenant::command cmd{meta_for(req, caller{"user", user_id, tenant, "owner", "", 0}), tenant::create_tenant{name, o.default_plan, user_id, email}};
+    if (taken) {
+      // A retry of this very sign-up (same key, same email, same password)
+      // goes on with what the first attempt claimed; anyone else is refused.
+      std::string first_user, first_tenant, first_hash;
+      if (key) {
+        auto found = pool.with_tenant("", [&](pqxx::transaction_base& w) {
+          auto r = w.exec_params("SELECT user_id, coalesce(tenant_id, ''), password_hash FROM auth_user_by_email($1)",
+                                 email);
+          if (r.empty()) return;
+          first_user = r[0][0].c_str();
+          first_tenant = r[0][1].c_str();
+          first_hash = r[0][2].c_str();
+        });
+        if (!found) return from_error(found.err(), req);
+      }
+      if (!key || first_user != user_id || !verify_password(first_hash, password))
+        return http_response::error(409, "conflict", "this email is already registered", req.request_id);
+      tenant = first_tenant;
+    }
+    tenant::command cmd{meta_for(req, caller{"user", user_id, tenant, "owner", "", 0}),
+                        tenant::create_tenant{name, o.default_plan, user_id, email}};
     auto reply = n.execute(std::move(cmd), tenant_id{tenant});
     if (!reply) {
-      (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
-        w.exec_params("DELETE FROM users WHERE user_id = $1", user_id);
-      });
+      // Refused: nothing was made, and the login goes again. Of unknown
+      // outcome (unavailable, timeout): the tenant may exist, so the login
+      // stays; a retry with the same Idempotency-Key, or a login, finds it.
+      const bool unknown = reply.err().code == errc::unavailable || reply.err().code == errc::timeout;
+      if (!unknown)
+        (void)pool.with_tenant(tenant, [&](pqxx::transaction_base& w) {
+          w.exec_params("DELETE FROM users WHERE user_id = $1", user_id);
+        });
       return from_error(reply.err(), req);
     }
     auto tokens = issue_tokens(user_id, tenant, "owner", "");
@@ -397,11 +511,12 @@ struct api::impl final : api_context {
     }
     if (!details.empty()) return invalid(req, details);
     const std::string email = lower(b["email"].get<std::string>());
+    if (auto limited = auth_limited(req, email)) return *limited;
     std::string user_id, tenant, hash;
     bool platform = false;
     auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
       auto r = w.exec_params(
-          "SELECT user_id, coalesce(tenant_id, ''), password_hash, platform_admin FROM users WHERE email = $1", email);
+          "SELECT user_id, coalesce(tenant_id, ''), password_hash, platform_admin FROM auth_user_by_email($1)", email);
       if (r.empty()) return;
       user_id = r[0][0].c_str();
       tenant = r[0][1].c_str();
@@ -412,26 +527,34 @@ struct api::impl final : api_context {
     auto refuse = [&] {
       return http_response::error(401, "unauthenticated", "wrong email or password", req.request_id);
     };
-    // Verify even for an unknown email, so timing does not tell which exist.
-    static const std::string decoy = *hash_password("decoy-password", password_cost::fast);
-    const bool ok = verify_password(hash.empty() ? decoy : hash, b["password"].get<std::string>());
+    // Verify even for an unknown email, at the same cost, so timing does
+    // not tell which exist.
+    const bool ok = verify_password(hash.empty() ? decoy_hash : hash, b["password"].get<std::string>());
     if (hash.empty() || !ok) return refuse();
     auto role = member_role(user_id, tenant, platform);
-    if (!role) return refuse();
-    auto tokens = issue_tokens(user_id, tenant, *role, "");
+    if (!role) return from_error(role.err(), req);  // the tenant could not be asked: try again
+    if (!*role) return refuse();
+    auto tokens = issue_tokens(user_id, tenant, **role, "");
     if (!tokens) return from_error(tokens.err(), req);
     return http_response::json(200, *tokens);
   }
 
-  // The user's role in a tenant that is not deleted, or "platform_admin".
-  std::optional<std::string> member_role(const std::string& user_id, const std::string& tenant,
-                                         bool platform) const {
-    if (platform) return std::string("platform_admin");
+  // The user's role in a tenant that is not deleted, or "platform_admin";
+  // none when they have no role there. An error (unavailable) when the
+  // tenant's actor could not be asked: that says nothing of the password.
+  result<std::optional<std::string>> member_role(const std::string& user_id, const std::string& tenant,
+                                                 bool platform) const {
+    using role = std::optional<std::string>;
+    if (platform) return role("platform_admin");
     auto t = n.tenant_access(tenant_id{tenant});
-    if (!t || !t->exists || t->status == tenant::tenant_status::deleted) return std::nullopt;
+    if (!t) {
+      if (t.err().code == errc::not_found) return role();
+      return error{errc::unavailable, "the tenant could not be reached; try again"};
+    }
+    if (!t->exists || t->status == tenant::tenant_status::deleted) return role();
     auto m = t->members.find(user_id);
-    if (m == t->members.end()) return std::nullopt;
-    return std::string(to_string(m->second.role));
+    if (m == t->members.end()) return role();
+    return role(std::string(to_string(m->second.role)));
   }
 
   http_response refresh(const http_request& req) const {
@@ -441,6 +564,7 @@ struct api::impl final : api_context {
     string_fields(b, {"refresh_token"}, {}, details);
     refresh_token_rule(b, details);
     if (!details.empty()) return invalid(req, details);
+    if (auto limited = auth_limited(req, "")) return *limited;
     const std::string h = sha256_of(b["refresh_token"].get<std::string>());
     std::string user_id, tenant, family;
     bool replayed = false, platform = false;
@@ -448,7 +572,7 @@ struct api::impl final : api_context {
       auto r = w.exec_params(
           "SELECT t.user_id, coalesce(u.tenant_id, ''), t.family, t.used_at IS NOT NULL, "
           "t.revoked_at IS NULL AND t.expires_at > now(), u.platform_admin "
-          "FROM refresh_tokens t JOIN users u USING (user_id) "
+          "FROM refresh_tokens t, auth_user_by_id(t.user_id) u "
           "WHERE t.token_hash = $1 FOR UPDATE OF t",
           h);
       if (r.empty()) return;
@@ -470,8 +594,15 @@ struct api::impl final : api_context {
     if (replayed || user_id.empty())
       return http_response::error(401, "unauthenticated", "invalid refresh token", req.request_id);
     auto role = member_role(user_id, tenant, platform);
-    if (!role) return http_response::error(401, "unauthenticated", "invalid refresh token", req.request_id);
-    auto tokens = issue_tokens(user_id, tenant, *role, family);
+    if (!role) {
+      // Not the client's fault: the token stays usable for the retry.
+      (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
+        w.exec_params("UPDATE refresh_tokens SET used_at = NULL WHERE token_hash = $1", h);
+      });
+      return from_error(role.err(), req);
+    }
+    if (!*role) return http_response::error(401, "unauthenticated", "invalid refresh token", req.request_id);
+    auto tokens = issue_tokens(user_id, tenant, **role, family);
     if (!tokens) return from_error(tokens.err(), req);
     return http_response::json(200, *tokens);
   }
@@ -534,15 +665,14 @@ struct api::impl final : api_context {
     if (o.admin_email.empty() || o.admin_password.empty()) return ok_status();
     bool any = false;
     auto st = pool.with_tenant("", [&](pqxx::transaction_base& w) {
-      any = !w.exec("SELECT 1 FROM users WHERE platform_admin LIMIT 1").empty();
+      any = w.exec("SELECT auth_any_platform_admin()")[0][0].as<bool>();
     });
     if (!st || any) return st;
     auto hash = hash_password(o.admin_password, o.cost);
     if (!hash) return hash.err();
     return pool.with_tenant("", [&](pqxx::transaction_base& w) {
-      w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash, platform_admin) "
-                    "VALUES ($1, $2, NULL, $3, true) ON CONFLICT (email) DO NOTHING",
-                    "u_" + random_hex(8), lower(o.admin_email), *hash);
+      w.exec_params("SELECT auth_add_first_platform_admin($1, $2, $3)", "u_" + random_hex(8), lower(o.admin_email),
+                    *hash);
     });
   }
 };

@@ -53,6 +53,18 @@ struct api_options {
   // How often the API calls counted per tenant are sent to the tenants'
   // actors (record_api_calls → the usage read model); also at shutdown.
   int api_calls_flush_s = 60;
+  // /metrics: a scraper presents `Authorization: Bearer <metrics_token>`
+  // (config gateway.metrics_token, KEEPWATCH_GATEWAY_METRICS_TOKEN); empty:
+  // only platform admins may scrape. Being on the same machine grants
+  // nothing (the node's own monitors run there).
+  std::string metrics_token;
+  // Sign-up, login and refresh, per client address and per account (the
+  // email; for refresh, the address only), as token buckets: a person never
+  // comes near these, a script guessing passwords does. Over them: 429 with
+  // Retry-After. Config gateway.auth_rate_per_ip_per_min and
+  // gateway.auth_rate_per_account_per_min.
+  int auth_rate_per_ip_per_min = 60;
+  int auth_rate_per_account_per_min = 10;
 };
 
 // `url` (a libpq URL or key=value string) with the user keepwatch_app and no

@@ -1,17 +1,20 @@
 // The helpers every route group shares (api_context.hpp).
 #include "gateway/api_context.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <thread>
 
 #include <pqxx/pqxx>
 #include <sodium.h>
 
 #include "actors/host/node.hpp"
 #include "events/codec.hpp"
+#include "events/json_limits.hpp"
 #include "gateway/pg_pool.hpp"
+#include "projections/offsets_reached.hpp"
+#include "storage/event_log.hpp"
 #include "gateway/tokens.hpp"
 
 namespace kw::gateway {
@@ -75,39 +78,79 @@ std::string api_context::object_id(const std::string& prefix, const http_request
   return prefix + random_hex(8);
 }
 
-bool api_context::wait_for(const http_request& req) const {
-  auto it = req.query.find("wait_for");
-  if (it == req.query.end()) return true;
-  const auto colon = it->second.find(':');
-  if (colon == std::string::npos) return false;
+namespace {
+
+// ?wait_for=<partition>:<offset> and ?wait_ms=, read strictly: nullopt with
+// a detail naming the parameter when either is malformed or out of range.
+struct wait_request {
   int partition = 0;
-  long long offset = 0;
-  try {
-    partition = std::stoi(it->second.substr(0, colon));
-    offset = std::stoll(it->second.substr(colon + 1));
-  } catch (...) {
-    return false;
-  }
+  std::int64_t offset = 0;
   long wait_ms = 2000;
-  if (auto w = req.query.find("wait_ms"); w != req.query.end()) {
-    try {
-      wait_ms = std::min(10000L, std::max(0L, std::stol(w->second)));
-    } catch (...) {
+};
+
+std::optional<wait_request> wait_request_of(const http_request& req, int partitions, json& details) {
+  wait_request w;
+  const std::size_t before = details.size();
+  if (auto it = req.query.find("wait_for"); it != req.query.end()) {
+    const auto colon = it->second.find(':');
+    const auto part = colon == std::string::npos ? std::nullopt : parse_int(it->second.substr(0, colon));
+    const auto off = colon == std::string::npos ? std::nullopt : parse_int(it->second.substr(colon + 1));
+    if (!part || !off || *off < 0) {
+      details.push_back({{"field", "wait_for"},
+                         {"message", "expected <partition>:<offset>, as a write answered (two integers, 0 or more)"}});
+    } else if (*part < 0 || *part >= partitions) {
+      details.push_back({{"field", "wait_for"},
+                         {"message", "no partition " + std::to_string(*part) + ": the log has " +
+                                         std::to_string(partitions) + " (0 to " + std::to_string(partitions - 1) +
+                                         ")"}});
+    } else {
+      w.partition = static_cast<int>(*part);
+      w.offset = *off;
     }
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  for (;;) {
+  if (auto it = req.query.find("wait_ms"); it != req.query.end()) {
+    const auto ms = parse_int(it->second);
+    if (!ms || *ms < 0 || *ms > 10000)
+      details.push_back({{"field", "wait_ms"}, {"message", "must be an integer from 0 to 10000"}});
+    else
+      w.wait_ms = static_cast<long>(*ms);
+  }
+  if (details.size() != before) return std::nullopt;
+  return w;
+}
+
+}  // namespace
+
+void api_context::check_query(const http_request& req, const std::set<std::string>& known, json& details) const {
+  unknown_query(req, known, details);
+  (void)wait_request_of(req, n.partitions(), details);
+}
+
+bool api_context::wait_for(const http_request& req) const {
+  if (!req.query.count("wait_for")) return true;
+  json ignored = json::array();
+  const auto w = wait_request_of(req, n.partitions(), ignored);
+  if (!w) return false;  // refused by check_query before any route gets here
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(w->wait_ms);
+  // PostgreSQL says where the dashboard projection is, at most twice: now,
+  // and at the deadline if the projections of this process have not
+  // announced the offset meanwhile (offsets_reached.hpp; a projection in
+  // another process announces nothing here).
+  auto passed_in_db = [&] {
     bool passed = false;
-    (void)pool.with_tenant("", [&](pqxx::transaction_base& w) {
-      auto r = w.exec_params("SELECT next_offset > $1 FROM projection_offsets WHERE projection = 'dashboard' "
-                             "AND topic = 'keepwatch.events.v1' AND log_partition = $2",
-                             offset, partition);
+    (void)pool.with_tenant("", [&](pqxx::transaction_base& t) {
+      auto r = t.exec_params("SELECT next_offset > $1 FROM projection_offsets WHERE projection = 'dashboard' "
+                             "AND topic = $3 AND log_partition = $2",
+                             w->offset, w->partition, std::string(storage::topic_name(storage::topic::events)));
       passed = !r.empty() && r[0][0].as<bool>();
     });
-    if (passed) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+    return passed;
+  };
+  if (passed_in_db()) return true;
+  if (projections::offsets_reached::of(o.database_url)
+          .wait_past("dashboard", storage::topic::events, partition_id{w->partition}, w->offset, deadline))
+    return true;
+  return passed_in_db();
 }
 
 // ---- answers
@@ -203,6 +246,13 @@ std::optional<http_response> body_object(const http_request& req, json& out) {
                                 req.request_id);
   if (!valid_utf8(req.body))
     return http_response::error(400, "bad_request", "the body is not valid UTF-8", req.request_id);
+  // Before the parser: a body nested without end parses, and then copying
+  // or destroying the tree would exhaust the stack (json_limits.hpp).
+  if (!json_within_depth(req.body))
+    return http_response::error(400, "bad_request",
+                                "the body is nested deeper than " + std::to_string(json_max_depth) +
+                                    " levels of objects and arrays",
+                                req.request_id);
   out = json::parse(req.body, nullptr, false);
   if (out.is_discarded())
     return http_response::error(400, "bad_request", "the body is not valid JSON", req.request_id);
@@ -242,16 +292,21 @@ void unknown_query(const http_request& req, const std::set<std::string>& known, 
   }
 }
 
+std::optional<std::int64_t> parse_int(const std::string& s) {
+  std::int64_t v = 0;
+  const char* b = s.data();
+  const char* e = b + s.size();
+  if (b == e || *b == '+') return std::nullopt;
+  auto [end, ec] = std::from_chars(b, e, v);
+  if (ec != std::errc() || end != e) return std::nullopt;
+  return v;
+}
+
 page page_of(const http_request& req, json& details) {
   page p;
   if (auto l = req.query.find("limit"); l != req.query.end()) {
-    try {
-      std::size_t used = 0;
-      p.limit = std::stoi(l->second, &used);
-      if (used != l->second.size()) p.limit = -1;
-    } catch (...) {
-      p.limit = -1;
-    }
+    const auto v = parse_int(l->second);
+    p.limit = v && *v >= 1 && *v <= 200 ? static_cast<int>(*v) : -1;
     if (p.limit < 1 || p.limit > 200) details.push_back({{"field", "limit"}, {"message", "must be 1 to 200"}});
   }
   if (auto cur = req.query.find("cursor"); cur != req.query.end()) {
@@ -347,7 +402,7 @@ std::optional<timestamp> time_param(const http_request& req, const std::string& 
   if (it == req.query.end()) return std::nullopt;
   const std::string& v = it->second;
   if (!v.empty() && v.size() <= 12 && v.find_first_not_of("0123456789") == std::string::npos)
-    return timestamp{std::stoll(v) * 1000000};
+    return timestamp{*parse_int(v) * 1000000};  // at most 12 digits: no overflow
   if (auto t = parse_rfc3339(v)) return t;
   details.push_back({{"field", name}, {"message", "expected an RFC 3339 time or unix seconds"}});
   return std::nullopt;

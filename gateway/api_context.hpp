@@ -100,8 +100,17 @@ public:
   // Read-your-writes: `?wait_for=<partition>:<offset>` (as a write answered)
   // holds the read until the dashboard projection has applied that offset
   // (`wait_ms`, default 2000, at most 10000). False when it has not in time
-  // (the route still answers, with X-Keepwatch-Stale: true).
+  // (the route still answers, with X-Keepwatch-Stale: true). It waits on
+  // the offsets this node's projections announce as they commit
+  // (projections/offsets_reached.hpp), reading PostgreSQL at most at the
+  // start and at the deadline. Routes call check_query first, which refuses
+  // a malformed wait_for or wait_ms, or a partition the log does not have.
   bool wait_for(const http_request& req) const;
+
+  // unknown_query (below), and a detail for a wait_for that is not
+  // "<partition>:<offset>" with a partition of the log and an offset of 0 or
+  // more, or a wait_ms that is not an integer from 0 to 10000.
+  void check_query(const http_request& req, const std::set<std::string>& known, json& details) const;
 };
 
 // ---- answers
@@ -156,6 +165,10 @@ void unknown_fields(const json& body, const std::set<std::string>& known, json& 
 // (wait_for and wait_ms are always known), and a detail for each name or
 // value that is not valid UTF-8 (it would reach SQL as a bad string).
 void unknown_query(const http_request& req, const std::set<std::string>& known, json& details);
+
+// A decimal integer that is all of `s` ('-' allowed, no '+', no spaces)
+// and fits in 64 bits; nullopt otherwise.
+std::optional<std::int64_t> parse_int(const std::string& s);
 
 // A page of a list: `limit` (1..200, default 50) and an opaque `cursor`.
 struct page {

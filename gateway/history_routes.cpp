@@ -71,7 +71,9 @@ bool split_key(const std::string& key, std::int64_t& us, std::string& rest) {
   const std::size_t digits_from = head[0] == '-' ? 1 : 0;
   if (digits_from == head.size() || head.find_first_not_of("0123456789", digits_from) != std::string::npos)
     return false;
-  us = std::stoll(head);
+  const auto v = parse_int(head);  // 19 digits may not fit in 64 bits
+  if (!v || *v < min_us || *v > max_us) return false;  // no row has such a time; SQL would refuse it
+  us = *v;
   rest = key.substr(colon + 1);
   return !rest.empty();
 }
@@ -98,9 +100,9 @@ http_response heartbeats(const api_context& cx, const http_request& req, const p
       if (!split_key(pg.after, after_us, rest) || !all_digits(rest))
         details.push_back({{"field", "cursor"}, {"message", "not a cursor of this list"}});
       else
-        after_seq = std::stoll(rest);
+        after_seq = *parse_int(rest);  // all_digits: at most 18
     }
-    unknown_query(req, {"from", "to", "limit", "cursor"}, details);
+    cx.check_query(req, {"from", "to", "limit", "cursor"}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     bool known = false, more = false;
@@ -155,7 +157,7 @@ http_response stats(const api_context& cx, const http_request& req, const path_p
       details.push_back({{"field", "resolution"}, {"message", "one of minute, hour, day"}});
     }
     const window win = window_of(req, default_span ? default_span : day_us, details);
-    unknown_query(req, {"from", "to", "resolution"}, details);
+    cx.check_query(req, {"from", "to", "resolution"}, details);
     // Buckets are UTC-aligned, so the first one starts at `from` rounded down.
     if (details.empty()) {
       const std::int64_t first = win.from - ((win.from % unit) + unit) % unit;
@@ -237,7 +239,7 @@ http_response list_incidents(const api_context& cx, const http_request& req) {
     std::string after_id;
     if (!pg.after.empty() && !split_key(pg.after, after_us, after_id))
       details.push_back({{"field", "cursor"}, {"message", "not a cursor of this list"}});
-    unknown_query(req, {"monitor_id", "state", "from", "to", "limit", "cursor"}, details);
+    cx.check_query(req, {"monitor_id", "state", "from", "to", "limit", "cursor"}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
@@ -269,7 +271,7 @@ http_response list_incidents(const api_context& cx, const http_request& req) {
 http_response get_incident(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
-    unknown_query(req, {}, details);
+    cx.check_query(req, {}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json item;
@@ -319,7 +321,7 @@ http_response usage(const api_context& cx, const http_request& req) {
     json details = json::array();
     auto from = day_param(req, "from", details);
     auto to = day_param(req, "to", details);
-    unknown_query(req, {"from", "to"}, details);
+    cx.check_query(req, {"from", "to"}, details);
     const std::int64_t today = now_us().get() / day_us;
     const std::int64_t to_day = to ? *to : today;
     std::int64_t from_day = 0;
@@ -384,7 +386,7 @@ http_response usage(const api_context& cx, const http_request& req) {
 // when `id` names no month.
 std::string month_of_id(const std::string& id) {
   if (id.size() != 7 || id[4] != '-' || !all_digits(id.substr(0, 4)) || !all_digits(id.substr(5, 2))) return "";
-  const int m = std::stoi(id.substr(5, 2));
+  const auto m = *parse_int(id.substr(5, 2));
   return m >= 1 && m <= 12 ? id + "-01" : "";
 }
 
@@ -412,7 +414,7 @@ http_response list_invoices(const api_context& cx, const http_request& req) {
       after_month = month_of_id(pg.after);
       if (after_month.empty()) details.push_back({{"field", "cursor"}, {"message", "not a cursor of this list"}});
     }
-    unknown_query(req, {"limit", "cursor"}, details);
+    cx.check_query(req, {"limit", "cursor"}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
@@ -438,7 +440,7 @@ http_response list_invoices(const api_context& cx, const http_request& req) {
 http_response get_invoice(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::read_billing), [&](const caller& c) {
     json details = json::array();
-    unknown_query(req, {}, details);
+    cx.check_query(req, {}, details);
     if (!details.empty()) return bad_query(req, details);
     const std::string month = month_of_id(p.at("id"));
     if (month.empty()) return not_found(req, "invoice " + p.at("id"));
@@ -489,13 +491,13 @@ http_response audit(const api_context& cx, const http_request& req) {
       const auto sep = good ? rest.find(':') : std::string::npos;
       good = good && sep != std::string::npos && all_digits(rest.substr(0, sep)) && all_digits(rest.substr(sep + 1));
       if (good) {
-        after_partition = std::stoll(rest.substr(0, sep));
-        after_offset = std::stoll(rest.substr(sep + 1));
+        after_partition = *parse_int(rest.substr(0, sep));  // all_digits: at most 18
+        after_offset = *parse_int(rest.substr(sep + 1));
       } else {
         details.push_back({{"field", "cursor"}, {"message", "not a cursor of this list"}});
       }
     }
-    unknown_query(req, {"from", "to", "action", "entity", "limit", "cursor"}, details);
+    cx.check_query(req, {"from", "to", "action", "entity", "limit", "cursor"}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();

@@ -203,7 +203,7 @@ http_response list_monitors(const api_context& cx, const http_request& req) {
     auto status = req.query.count("status") ? req.query.at("status") : "";
     if (!status.empty() && !statuses.count(status))
       details.push_back({{"field", "status"}, {"message", "one of pending, up, down, maintenance"}});
-    unknown_query(req, {"limit", "cursor", "status", "tag", "name"}, details);
+    cx.check_query(req, {"limit", "cursor", "status", "tag", "name"}, details);
     if (!details.empty())
       return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
@@ -248,7 +248,7 @@ http_response list_monitors(const api_context& cx, const http_request& req) {
 http_response get_monitor(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
-    unknown_query(req, {}, details);
+    cx.check_query(req, {}, details);
     if (!details.empty())
       return bad_query(req, details);
     const bool fresh = cx.wait_for(req);

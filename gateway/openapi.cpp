@@ -58,8 +58,15 @@ json build() {
         {"401", error_response("missing or invalid credentials")},
         {"426", error_response("not a WebSocket upgrade")}}}};
   paths["/metrics"]["get"] = {
-      {"summary", "Prometheus metrics (text format 0.0.4): for loopback clients and platform admins"},
-      {"responses", {{"200", {{"description", "the metrics"}}}, {"403", error_response("not a platform admin")}}}};
+      {"summary", "Prometheus metrics (text format 0.0.4)"},
+      {"description", "For a scraper presenting Authorization: Bearer <gateway.metrics_token> "
+                      "(KEEPWATCH_GATEWAY_METRICS_TOKEN; empty: no scraper token) and for platform admins. "
+                      "Where the request comes from (loopback included) grants nothing."},
+      {"security", json::array({{{"bearer", json::array()}}})},
+      {"responses",
+       {{"200", {{"description", "the metrics"}}},
+        {"401", error_response("no, or a wrong, token")},
+        {"403", error_response("not a platform admin")}}}};
   paths["/api/v1/openapi.json"]["get"] = {{"summary", "This document"},
                                           {"responses", {{"200", {{"description", "OpenAPI 3 document"}}}}}};
   paths["/api/v1/auth/signup"]["post"] = {

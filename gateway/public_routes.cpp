@@ -329,7 +329,7 @@ http_response too_many(const http_request& req, const rate_decision& d, const st
 // ?status=down reports a failure.
 http_response push(const api_context& cx, push_limits& limits, const http_request& req, const path_params& p) {
   json details = json::array();
-  unknown_query(req, {}, details);
+  cx.check_query(req, {}, details);
   if (!details.empty()) return http_response::error(422, "invalid", "bad query parameters", req.request_id, details);
   const std::string& token = p.at("token");
   const auto now = rate_limiter::clock::now();

@@ -1,7 +1,10 @@
 // The route table (router.hpp).
 #include "gateway/router.hpp"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "events/codec.hpp"
 
 namespace kw::gateway {
 namespace {
@@ -59,7 +62,16 @@ http_response router::route(const http_request& req, std::string* pattern) const
   const entry* e = find(req, segments, params, allow, first_path);
   if (pattern) *pattern = e ? e->pattern : first_path ? first_path->pattern : "unmatched";
   http_response res;
-  if (e) {
+  std::string bad_param;
+  if (e)
+    for (auto& [name, value] : params)
+      if (!valid_utf8(value)) bad_param = name;
+  if (e && !bad_param.empty()) {
+    // An id that is not UTF-8 names nothing, and must not reach SQL as text.
+    res = http_response::error(400, "bad_request", "the path parameter '" + bad_param + "' is not valid UTF-8",
+                               req.request_id,
+                               nlohmann::json::array({{{"field", bad_param}, {"message", "not valid UTF-8"}}}));
+  } else if (e) {
     try {
       res = e->h(req, params);
     } catch (const std::exception& ex) {

@@ -243,7 +243,7 @@ http_response list_channels(const api_context& cx, const http_request& req) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
     const page pg = page_of(req, details);
-    unknown_query(req, {"limit", "cursor"}, details);
+    cx.check_query(req, {"limit", "cursor"}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
@@ -263,7 +263,7 @@ http_response list_channels(const api_context& cx, const http_request& req) {
 http_response get_channel(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
-    unknown_query(req, {}, details);
+    cx.check_query(req, {}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json item;
@@ -355,7 +355,7 @@ http_response list_maintenance(const api_context& cx, const http_request& req) {
     const std::string active = req.query.count("active") ? req.query.at("active") : "";
     if (!active.empty() && active != "true" && active != "false")
       details.push_back({{"field", "active"}, {"message", "true or false"}});
-    unknown_query(req, {"limit", "cursor", "active"}, details);
+    cx.check_query(req, {"limit", "cursor", "active"}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
@@ -377,7 +377,7 @@ http_response list_maintenance(const api_context& cx, const http_request& req) {
 http_response get_maintenance(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
-    unknown_query(req, {}, details);
+    cx.check_query(req, {}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json item;
@@ -519,7 +519,7 @@ http_response list_status_pages(const api_context& cx, const http_request& req) 
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
     const page pg = page_of(req, details);
-    unknown_query(req, {"limit", "cursor"}, details);
+    cx.check_query(req, {"limit", "cursor"}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json items = json::array();
@@ -539,7 +539,7 @@ http_response list_status_pages(const api_context& cx, const http_request& req) 
 http_response get_status_page(const api_context& cx, const http_request& req, const path_params& p) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
-    unknown_query(req, {}, details);
+    cx.check_query(req, {}, details);
     if (!details.empty()) return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     json item;

@@ -31,7 +31,7 @@ http_response list_members(const api_context& cx, const http_request& req) {
   return refusal_or(cx.authorize(req, action::read), [&](const caller& c) {
     json details = json::array();
     const page pg = page_of(req, details);
-    unknown_query(req, {"limit", "cursor"}, details);
+    cx.check_query(req, {"limit", "cursor"}, details);
     if (!details.empty())
       return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
@@ -78,7 +78,7 @@ http_response add_member(const api_context& cx, const http_request& req) {
     // The email is claimed before the tenant hears of the member, so two
     // requests cannot both get it.
     bool taken = false;
-    auto st = cx.pool.with_tenant("", [&](pqxx::transaction_base& w) {
+    auto st = cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
       auto r = w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash) VALUES ($1, $2, $3, $4) "
                              "ON CONFLICT (email) DO NOTHING",
                              user_id, email, c.tenant, *hash);
@@ -90,7 +90,7 @@ http_response add_member(const api_context& cx, const http_request& req) {
                               tenant_id{c.tenant});
     if (!reply) {
       // The tenant refused: the login it would have had goes again.
-      (void)cx.pool.with_tenant("", [&](pqxx::transaction_base& w) {
+      (void)cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
         w.exec_params("DELETE FROM users WHERE user_id = $1", user_id);
       });
       return from_error(reply.err(), req);
@@ -129,7 +129,7 @@ http_response remove_member(const api_context& cx, const http_request& req, cons
     if (!reply) return from_error(reply.err(), req);
     // The login goes with the membership (its refresh tokens cascade); only
     // a login of this tenant, never a platform admin's.
-    auto st = cx.pool.with_tenant("", [&](pqxx::transaction_base& w) {
+    auto st = cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
       w.exec_params("DELETE FROM users WHERE user_id = $1 AND tenant_id = $2 AND NOT platform_admin", user_id,
                     c.tenant);
     });
@@ -144,7 +144,7 @@ http_response list_api_keys(const api_context& cx, const http_request& req) {
   return refusal_or(cx.authorize(req, action::manage_api_keys), [&](const caller& c) {
     json details = json::array();
     const page pg = page_of(req, details);
-    unknown_query(req, {"limit", "cursor"}, details);
+    cx.check_query(req, {"limit", "cursor"}, details);
     if (!details.empty())
       return bad_query(req, details);
     const bool fresh = cx.wait_for(req);

@@ -75,7 +75,7 @@ result<json> read_tenant(const api_context& cx, const std::string& id) {
 
 http_response answer_read(const api_context& cx, const http_request& req, const std::string& id) {
   json details = json::array();
-  unknown_query(req, {}, details);
+  cx.check_query(req, {}, details);
   if (!details.empty()) return bad_query(req, details);
   const bool fresh = cx.wait_for(req);
   auto item = read_tenant(cx, id);
@@ -86,7 +86,7 @@ http_response answer_read(const api_context& cx, const http_request& req, const 
 
 // Drops every login of a tenant that is gone (refresh tokens cascade).
 status drop_logins(const api_context& cx, const std::string& tenant) {
-  return cx.pool.with_tenant("", [&](pqxx::transaction_base& w) {
+  return cx.pool.with_tenant(tenant, [&](pqxx::transaction_base& w) {
     w.exec_params("DELETE FROM users WHERE tenant_id = $1 AND NOT platform_admin", tenant);
   });
 }
@@ -153,7 +153,7 @@ http_response list_tenants(const api_context& cx, const http_request& req) {
     const std::string status = req.query.count("status") ? req.query.at("status") : "";
     if (!status.empty() && status != "active" && status != "suspended" && status != "deleted")
       details.push_back({{"field", "status"}, {"message", "one of active, suspended, deleted"}});
-    unknown_query(req, {"limit", "cursor", "status"}, details);
+    cx.check_query(req, {"limit", "cursor", "status"}, details);
     if (!details.empty())
       return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
@@ -197,7 +197,7 @@ http_response create_tenant(const api_context& cx, const http_request& req) {
     const std::string owner_id = "u_" + random_hex(8);
     const std::string tenant = new_tenant_id(name);
     bool taken = false;
-    auto st = cx.pool.with_tenant("", [&](pqxx::transaction_base& w) {
+    auto st = cx.pool.with_tenant(tenant, [&](pqxx::transaction_base& w) {
       auto r = w.exec_params("INSERT INTO users (user_id, email, tenant_id, password_hash) VALUES ($1, $2, $3, $4) "
                              "ON CONFLICT (email) DO NOTHING",
                              owner_id, email, tenant, *hash);
@@ -209,7 +209,7 @@ http_response create_tenant(const api_context& cx, const http_request& req) {
     auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::create_tenant{name, plan, owner_id, email}},
                               tenant_id{tenant});
     if (!reply) {
-      (void)cx.pool.with_tenant("", [&](pqxx::transaction_base& w) {
+      (void)cx.pool.with_tenant(tenant, [&](pqxx::transaction_base& w) {
         w.exec_params("DELETE FROM users WHERE user_id = $1", owner_id);
       });
       return from_error(reply.err(), req);

@@ -9,6 +9,8 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "events/json_limits.hpp"
+
 namespace kw::gateway {
 namespace {
 
@@ -26,6 +28,9 @@ std::string hex(const unsigned char* p, std::size_t n) {
   }
   return out;
 }
+
+// Keepwatch's header and claims are flat objects; nothing deeper is read.
+constexpr int max_token_depth = 4;
 
 error refused(const std::string& why) { return error{errc::forbidden, "invalid token: " + why}; }
 
@@ -55,15 +60,27 @@ std::string token_signer::issue(const access_claims& c) const {
 result<access_claims> token_signer::verify(const std::string& token, std::int64_t now_s) const {
   if (token.empty() || token.size() > 4096) return refused("empty or oversized");
   // The header first: only HS256 is ever accepted ("alg":"none" included).
+  // Header and payload are read only within the JSON limits
+  // (json_limits.hpp), before libjwt parses them.
   const auto dot = token.find('.');
   if (dot == std::string::npos) return refused("malformed");
-  std::string header(dot, '\0');
-  std::size_t len = 0;
-  if (sodium_init() < 0 ||
-      sodium_base642bin(reinterpret_cast<unsigned char*>(header.data()), header.size(), token.data(), dot, nullptr,
-                        &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-    return refused("malformed header");
-  header.resize(len);
+  const auto dot2 = token.find('.', dot + 1);
+  if (dot2 == std::string::npos) return refused("malformed");
+  auto segment = [&](std::size_t from, std::size_t to, std::string& out) {
+    out.assign(to - from, '\0');
+    std::size_t len = 0;
+    if (sodium_init() < 0 ||
+        sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), token.data() + from, to - from,
+                          nullptr, &len, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+      return false;
+    out.resize(len);
+    return true;
+  };
+  std::string header, payload;
+  if (!segment(0, dot, header)) return refused("malformed header");
+  if (!segment(dot + 1, dot2, payload)) return refused("malformed payload");
+  if (!json_within_depth(header, max_token_depth) || !json_within_depth(payload, max_token_depth))
+    return refused("nested too deeply");
   auto h = nlohmann::json::parse(header, nullptr, false);
   if (!h.is_object() || !h.contains("alg") || h["alg"] != "HS256") return refused("algorithm is not HS256");
   jwt_t* raw = nullptr;

@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "events/codec.hpp"
+#include "projections/offsets_reached.hpp"
 #include "storage/group_consumer.hpp"
 
 namespace kw::projections {
@@ -116,6 +117,8 @@ struct runner::impl {
         const std::int64_t at = stored.count(tp) ? stored[tp] : 0;
         next[tp] = at;
         unsynced.erase(tp);
+        // As PostgreSQL holds it now (a rebuild may have moved it back).
+        offsets_reached::of(opts.database_url).set(proj->name(), tp.t, tp.partition, at);
         seeks.push_back({tp.t, tp.partition, log_offset{at}});
       }
     } catch (const pqxx::broken_connection& e) {
@@ -210,7 +213,11 @@ struct runner::impl {
       while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
       return outcome::rejected;
     }
-    for (auto& [tp, end] : ends) next[tp] = end;
+    auto& board = offsets_reached::of(opts.database_url);
+    for (auto& [tp, end] : ends) {
+      next[tp] = end;
+      board.set(proj->name(), tp.t, tp.partition, end);  // committed: readers waiting for it may go
+    }
     return outcome::applied;
   }
 

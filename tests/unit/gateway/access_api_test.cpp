@@ -200,7 +200,7 @@ TEST_P(AccessApiTest, MetricsCountRequestsCommandsAndTheNodesFigures) {
   http_reply m;
   EXPECT_TRUE(eventually(
       [&] {
-        m = call("GET", "/metrics", std::string());
+        m = call("GET", "/metrics", std::string(metrics_token()));
         return m.body.find(R"(keepwatch_projection_lag{projection="dashboard"})") != std::string::npos;
       },
       30));

@@ -117,6 +117,8 @@ inline plan_catalog api_test_plans() {
 inline const char* platform_admin_email() { return "root@keepwatch.test"; }
 inline const char* platform_admin_password() { return "platform admin password"; }
 inline const char* test_password() { return "correct horse battery"; }
+// The bearer token a scraper presents for /metrics in API tests.
+inline const char* metrics_token() { return "test-metrics-token-0123456789"; }
 
 class api_test : public ::testing::TestWithParam<backend> {
 protected:
@@ -158,6 +160,11 @@ protected:
     // shorter period), so they never land between a test's two counts of
     // the log.
     ao.api_calls_flush_s = 3600;
+    ao.metrics_token = metrics_token();
+    // Suites sign up and log in far more often than a person would; the
+    // suite that tests these limits sets its own.
+    ao.auth_rate_per_ip_per_min = 1000000;
+    ao.auth_rate_per_account_per_min = 1000000;
     tweak(ao);
     api_ = std::make_unique<gateway::api>(*node_, ao);
     auto f = gateway::live_feed::start(node_->log());

@@ -42,3 +42,32 @@ TEST(RateLimiter, KeysHaveTheirOwnBuckets) {
   EXPECT_FALSE(r.take("a", 1, t0).allowed);
   EXPECT_TRUE(r.take("b", 1, t0).allowed);
 }
+
+TEST(RateLimiter, IdleBucketsAreForgottenSoMemoryStaysBounded) {
+  rate_limiter r(1000, 60s);
+  const auto t0 = rate_limiter::clock::now();
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(r.take("ip:" + std::to_string(i), 60, t0).allowed);
+  EXPECT_EQ(r.size(), 500u);
+  // A minute on, every bucket is full again: the next take sweeps them.
+  ASSERT_TRUE(r.take("ip:new", 60, t0 + 61s).allowed);
+  EXPECT_EQ(r.size(), 1u);
+  // A bucket still refilling is kept, with what it has used.
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(r.take("busy", 60, t0 + 61s).allowed);
+  EXPECT_EQ(r.size(), 2u);
+  EXPECT_FALSE(r.take("busy", 60, t0 + 61s + 60s + 1s).allowed == false);  // refilled by then, swept or not
+  EXPECT_FALSE(r.take("busy2", 60, t0 + 130s).allowed == false);
+  for (int i = 0; i < 59; ++i) ASSERT_TRUE(r.take("busy2", 60, t0 + 130s).allowed);
+  EXPECT_FALSE(r.take("busy2", 60, t0 + 130s).allowed);  // not forgotten while empty
+}
+
+TEST(RateLimiter, NewKeysBeyondTheBoundShareOneBucket) {
+  rate_limiter r(100, 3600s);
+  const auto t0 = rate_limiter::clock::now();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(r.take("ip:" + std::to_string(i), 5, t0).allowed);
+  // The table is full of buckets still refilling: newcomers share one.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(r.take("flood:" + std::to_string(i), 5, t0).allowed) << i;
+  EXPECT_FALSE(r.take("flood:x", 5, t0).allowed);
+  EXPECT_LE(r.size(), 101u);
+  // Known keys keep their own buckets.
+  EXPECT_TRUE(r.take("ip:7", 5, t0).allowed);
+}

@@ -705,9 +705,10 @@ TEST_F(RlsCatalog, the_app_role_reads_only_protected_relations_and_writes_none) 
   expected.push_back("public.monitor_overview|f|{security_invoker=true}");
   expected.push_back("public.plans|f|");
   expected.push_back("public.projection_offsets|f|");
-  for (const char* credentials : {"public.users", "public.refresh_tokens", "public.revoked_access_tokens"}) {
+  for (const char* credentials : {"public.refresh_tokens", "public.revoked_access_tokens"}) {
     expected.push_back(std::string(credentials) + "|f|");
   }
+  expected.push_back("public.users|t|");  // 0007: logins under row-level security
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(owner(std::string("SELECT n.nspname || '.' || c.relname, c.relrowsecurity,"
                               "       coalesce(c.reloptions::text, '') ") +
@@ -755,15 +756,19 @@ TEST_F(RlsCatalog, the_app_role_owns_nothing_and_cannot_bypass_row_level_securit
 }
 
 // A SECURITY DEFINER function runs as the owner, past row-level security: the
-// app may call only status_page_by_slug (public status pages) and
+// app may call only status_page_by_slug (public status pages),
 // platform_tenants (0005: the platform admin's list of tenants, the tenants
-// table's own columns only); the billing functions are not its. A new one
-// must be added here on purpose.
+// table's own columns only) and the logins' lookups of 0007 (one user by the
+// email or id the caller names, whether a platform admin exists, and the
+// first one); the billing functions are not its. A new one must be added
+// here on purpose.
 TEST_F(RlsCatalog, the_only_security_definer_functions_the_app_can_call_are_the_chosen_two) {
   EXPECT_EQ(owner("SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
                   " WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
                   "   AND has_function_privilege('keepwatch_app', p.oid, 'EXECUTE') ORDER BY 1"),
-            (rows{"platform_tenants(text,text,integer)", "status_page_by_slug(text)"}));
+            (rows{"auth_add_first_platform_admin(text,text,text)", "auth_any_platform_admin()",
+                  "auth_user_by_email(text)", "auth_user_by_id(text)", "platform_tenants(text,text,integer)",
+                  "status_page_by_slug(text)"}));
   EXPECT_EQ(owner("SELECT has_function_privilege('keepwatch_app', 'billing_close_month(text, date)', 'EXECUTE'),"
                   "       has_function_privilege('keepwatch_app', 'billing_close_partition(int, date)', 'EXECUTE'),"
                   "       has_function_privilege('keepwatch_app', 'usage_report(date, date)', 'EXECUTE')"),

@@ -74,7 +74,9 @@ http_response add_member(const api_context& cx, const http_request& req) {
     if (!details.empty()) return invalid(req, details);
     auto hash = hash_password(password, cx.o.cost);
     if (!hash) return from_error(hash.err(), req);
-    const std::string user_id = "u_" + random_hex(8);
+    // With an Idempotency-Key the id comes from it, so a retry finds the
+    // login its first attempt made.
+    const std::string user_id = cx.object_id("u_", req, c);
     // The email is claimed before the tenant hears of the member, so two
     // requests cannot both get it.
     bool taken = false;
@@ -83,16 +85,27 @@ http_response add_member(const api_context& cx, const http_request& req) {
                              "ON CONFLICT (email) DO NOTHING",
                              user_id, email, c.tenant, *hash);
       taken = r.affected_rows() == 0;
+      // A retry (after a timeout, a lost answer, a restart) of the request
+      // that claimed it: it goes on to the tenant, which answers the first
+      // outcome, or adds the member if the first attempt never reached it.
+      if (taken && req.header("idempotency-key"))
+        taken = w.exec_params("SELECT 1 FROM users WHERE email = $1 AND user_id = $2 AND tenant_id = $3", email,
+                              user_id, c.tenant)
+                    .empty();
     });
     if (!st) return from_error(st.err(), req);
     if (taken) return http_response::error(409, "conflict", "this email is already registered", req.request_id);
     auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::add_member{user_id, email, role}},
                               tenant_id{c.tenant});
     if (!reply) {
-      // The tenant refused: the login it would have had goes again.
-      (void)cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
-        w.exec_params("DELETE FROM users WHERE user_id = $1", user_id);
-      });
+      // The tenant refused: the login it would have had goes again. Not on
+      // an unknown outcome (the member may have been added): the login stays
+      // for the retry.
+      const auto code = reply.err().code;
+      if (code != errc::unavailable && code != errc::timeout)
+        (void)cx.pool.with_tenant(c.tenant, [&](pqxx::transaction_base& w) {
+          w.exec_params("DELETE FROM users WHERE user_id = $1", user_id);
+        });
       return from_error(reply.err(), req);
     }
     auto out = write_reply(*reply);
@@ -191,16 +204,18 @@ http_response create_api_key(const api_context& cx, const http_request& req) {
     // kw_<tenant>_<secret>: the gateway finds the tenant from the key itself
     // (tenant ids have no '_'); 32 random bytes make it unguessable.
     const std::string key = "kw_" + c.tenant + "_" + random_hex(32);
-    const std::string key_id = "k_" + random_hex(8);
+    const std::string key_id = cx.object_id("k_", req, c);
     auto reply = cx.n.execute(
         tenant::command{cx.meta_for(req, c), tenant::create_api_key{key_id, name, sha256_of(key), scope}},
         tenant_id{c.tenant});
     if (!reply) return from_error(reply.err(), req);
     auto out = write_reply(*reply);
     // A retry under the same Idempotency-Key: the tenant kept the first
-    // request's key, which cannot be shown again; this one was never stored.
-    if (reply->duplicate) return http_response::json(200, out);
+    // request's key, which cannot be shown again (this one was never
+    // stored); its id, derived from the Idempotency-Key, names it so it can
+    // be revoked.
     out["key_id"] = key_id;
+    if (reply->duplicate) return http_response::json(200, out);
     out["key"] = key;
     out["name"] = name;
     out["scope"] = scope;
@@ -314,7 +329,7 @@ void describe_team_routes(json& paths, json& schemas) {
        {"requestBody", json_body(ref("ApiKeyInput"))},
        {"responses",
         {{"201", ok("key_id, key, name, scope and the events' offsets", write_reply())},
-         {"200", ok("a retry under the same Idempotency-Key: duplicate, and no key (it is shown once)",
+         {"200", ok("a retry under the same Idempotency-Key: duplicate, its key_id, and no key (it is shown once)",
                     write_reply())},
          {"422", error_response("invalid fields")}}}});
   paths["/api/v1/api-keys/{id}"]["delete"] =

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <sys/resource.h>
 #include <fstream>
 #include <sys/stat.h>
 #include <map>
@@ -330,7 +331,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     ao.jwt_key = *key;
     ao.access_ttl_s = cfg->gateway_access_ttl_s;
     ao.refresh_ttl_s = cfg->gateway_refresh_ttl_s;
-    ao.pool_size = cfg->gateway_threads + 2;
+    ao.pool_size = cfg->gateway_handler_threads + 2;
     ao.node_name = cfg->node_name;
     ao.plans = plans_copy;
     ao.admin_email = cfg->gateway_admin_email;
@@ -348,6 +349,30 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     so.port = static_cast<std::uint16_t>(cfg->gateway_port);
     so.threads = cfg->gateway_threads;
     so.body_limit = static_cast<std::size_t>(cfg->gateway_body_limit_bytes);
+    so.handler_threads = cfg->gateway_handler_threads;
+    so.per_key_concurrency = cfg->gateway_concurrency_per_tenant;
+    so.per_key_queue = static_cast<std::size_t>(cfg->gateway_queue_per_tenant);
+    so.queue_limit = static_cast<std::size_t>(cfg->gateway_queue_limit);
+    so.max_connections = static_cast<std::size_t>(cfg->gateway_max_connections);
+    so.max_connections_per_ip = static_cast<std::size_t>(cfg->gateway_max_connections_per_ip);
+    so.header_count_limit = static_cast<std::size_t>(cfg->gateway_header_count_limit);
+    so.read_timeout = std::chrono::seconds(cfg->gateway_idle_timeout_s);
+    so.header_timeout = std::chrono::seconds(cfg->gateway_header_timeout_s);
+    so.body_timeout = std::chrono::seconds(cfg->gateway_body_timeout_s);
+    so.streams_per_tenant = static_cast<std::size_t>(cfg->gateway_streams_per_tenant);
+    so.stream_recheck_interval = std::chrono::milliseconds(cfg->gateway_stream_recheck_ms);
+    // The gateway's share of the process's descriptors (shared with RocksDB
+    // and the prober's connections).
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+      const auto limit = static_cast<unsigned long long>(nofile.rlim_cur);
+      spdlog::info("gateway: at most {} connections ({} per client IP) of the process's {} file descriptors",
+                   so.max_connections, so.max_connections_per_ip, limit);
+      if (nofile.rlim_cur != RLIM_INFINITY && so.max_connections + 1024 > limit)
+        spdlog::warn("gateway: max_connections {} leaves fewer than 1024 of the {} file descriptors to RocksDB and "
+                     "the prober; lower [gateway] max_connections or raise the limit (ulimit -n)",
+                     so.max_connections, limit);
+    }
     // The live stream (WebSocket /api/v1/stream) follows the log.
     auto f = kw::gateway::live_feed::start((*n)->log());
     if (!f) return fail("live feed: " + f.err().message);

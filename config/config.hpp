@@ -54,6 +54,18 @@ struct node_config {
   int gateway_access_ttl_s = 900;
   int gateway_refresh_ttl_s = 30 * 86400;
   int gateway_body_limit_bytes = 1 << 20;
+  int gateway_handler_threads = 16;          // the pool requests run on
+  int gateway_concurrency_per_tenant = 4;    // requests of one tenant (or client IP) at once
+  int gateway_queue_per_tenant = 64;         // waiting beyond that; more: 503
+  int gateway_queue_limit = 4096;            // waiting in all; more: 503
+  int gateway_max_connections = 4096;        // the gateway's share of descriptors
+  int gateway_max_connections_per_ip = 256;
+  int gateway_header_count_limit = 100;      // more header fields: 431
+  int gateway_idle_timeout_s = 30;           // between requests
+  int gateway_header_timeout_s = 10;         // first byte to end of headers
+  int gateway_body_timeout_s = 30;           // end of headers to end of body
+  int gateway_streams_per_tenant = 32;       // live streams of one tenant
+  int gateway_stream_recheck_ms = 2000;      // how often a stream's credential is checked again
   // The first platform admin, made at start when there is none yet.
   std::string gateway_admin_email;
   std::string gateway_admin_password;

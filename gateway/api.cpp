@@ -87,6 +87,18 @@ struct api::impl final : api_context {
   std::string decoy_hash;
   gateway::metrics stats;
 
+  // Live-stream tickets (POST /api/v1/stream/ticket): single-use, valid
+  // for stream_ticket_ttl, standing for the credential (and X-Tenant-ID)
+  // of the request that made them, so the stream is re-checked against it.
+  struct stream_ticket {
+    std::string authorization, x_tenant;
+    std::chrono::steady_clock::time_point expires;
+  };
+  static constexpr std::chrono::seconds stream_ticket_ttl{30};
+  static constexpr std::size_t stream_ticket_limit = 100000;  // outstanding
+  mutable std::mutex tickets_mu;
+  mutable std::map<std::string, stream_ticket> tickets;  // by SHA-256 of the ticket
+
   // API calls per (tenant, UTC day), sent to the tenants as record_api_calls
   // every api_calls_flush_s and at stop; the usage read model adds them up.
   // A batch that could not be sent keeps its command id and is retried with
@@ -367,6 +379,12 @@ struct api::impl final : api_context {
   }
 
   std::variant<caller, http_response> authorize(const http_request& req, action a) const override {
+    return admit(req, a, true);
+  }
+
+  // authorize(), and with `metered` false the same decision without taking
+  // a rate-limit token or counting an API call (a live stream's re-check).
+  std::variant<caller, http_response> admit(const http_request& req, action a, bool metered) const {
     tenant::state t;
     auto who = identify(req, &t);
     if (auto* r = std::get_if<http_response>(&who)) return *r;
@@ -392,6 +410,7 @@ struct api::impl final : api_context {
     if (!may(c.who, a))
       return http_response::error(403, "forbidden",
                                   "the role '" + c.who + "' may not " + std::string(to_string(a)), req.request_id);
+    if (!metered) return c;
     const auto* p = o.plans.find(t.plan);
     current_rate = limiter.take(c.tenant, p ? p->api_rate_per_min : 60, rate_limiter::clock::now());
     if (!current_rate->allowed)
@@ -711,6 +730,27 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
   r.add("GET", "/api/v1/stream", [](const http_request& q, const path_params&) {
     return http_response::error(426, "upgrade_required", "open /api/v1/stream as a WebSocket", q.request_id);
   });
+  r.add("POST", "/api/v1/stream/ticket", [im](const http_request& q, const path_params&) {
+    return refusal_or(im->authorize(q, action::read), [&](const caller&) {
+      if (auto refused = no_fields(q)) return *refused;
+      const std::string ticket = "kwt_" + random_hex(24);
+      const auto now = std::chrono::steady_clock::now();
+      std::lock_guard<std::mutex> lk(im->tickets_mu);
+      for (auto it = im->tickets.begin(); it != im->tickets.end();)
+        it = it->second.expires <= now ? im->tickets.erase(it) : std::next(it);
+      if (im->tickets.size() >= impl::stream_ticket_limit) {
+        auto res = http_response::error(503, "unavailable", "too many stream tickets outstanding", q.request_id);
+        res.set_header("Retry-After", "5");
+        return res;
+      }
+      im->tickets[sha256_of(ticket)] = {q.header("authorization").value_or(""), q.header("x-tenant-id").value_or(""),
+                                        now + impl::stream_ticket_ttl};
+      auto res = http_response::json(
+          201, {{"ticket", ticket}, {"expires_in", impl::stream_ticket_ttl.count()}});
+      res.set_header("Cache-Control", "no-store");
+      return res;
+    });
+  });
   r.add("GET", "/metrics", [im](const http_request& q, const path_params&) { return im->scrape(q); });
   r.add("POST", "/api/v1/auth/signup", [im](const http_request& q, const path_params&) { return im->signup(q); });
   r.add("POST", "/api/v1/auth/login", [im](const http_request& q, const path_params&) { return im->login(q); });
@@ -749,28 +789,58 @@ http_response api::handle(const http_request& req) const {
   return res;
 }
 
-std::variant<std::string, http_response> api::stream_tenant(const http_request& req) const {
+std::variant<stream_grant, http_response> api::stream_tenant(const http_request& req) const {
   current_rate.reset();
-  auto who = [&] {
-    // A browser cannot set headers on a WebSocket: the token may come as
-    // ?access_token=, and the tenant a platform admin follows as ?tenant=
-    // (as X-Tenant-ID would name it, with the same rules).
+  // The credential: a single-use ticket (?ticket=), or as for any request,
+  // or — a browser cannot set headers on a WebSocket — the token as
+  // ?access_token= and the tenant a platform admin follows as ?tenant= (as
+  // X-Tenant-ID would name it, with the same rules).
+  http_request with = req;
+  if (auto tk = req.query.find("ticket"); tk != req.query.end()) {
+    std::optional<impl::stream_ticket> found;
+    {
+      std::lock_guard<std::mutex> lk(impl_->tickets_mu);
+      auto it = impl_->tickets.find(sha256_of(tk->second));
+      if (it != impl_->tickets.end()) {
+        if (it->second.expires > std::chrono::steady_clock::now()) found = it->second;
+        impl_->tickets.erase(it);
+      }
+    }
+    if (!found) return impl::unauthenticated(req, "invalid or expired stream ticket");
+    with.headers.clear();
+    with.headers.emplace_back("authorization", found->authorization);
+    if (!found->x_tenant.empty()) with.headers.emplace_back("x-tenant-id", found->x_tenant);
+  } else {
     auto t = req.query.find("access_token");
     auto named = req.query.find("tenant");
-    const bool token_in_query = !req.header("authorization") && t != req.query.end();
-    const bool tenant_in_query = !req.header("x-tenant-id") && named != req.query.end();
-    if (!token_in_query && !tenant_in_query) return impl_->authorize(req, action::read);
-    http_request with = req;
-    if (token_in_query) with.headers.emplace_back("authorization", "Bearer " + t->second);
-    if (tenant_in_query) with.headers.emplace_back("x-tenant-id", named->second);
-    return impl_->authorize(with, action::read);
-  }();
-  std::variant<std::string, http_response> out;
+    if (!req.header("authorization") && t != req.query.end())
+      with.headers.emplace_back("authorization", "Bearer " + t->second);
+    if (!req.header("x-tenant-id") && named != req.query.end()) with.headers.emplace_back("x-tenant-id", named->second);
+  }
+  auto who = impl_->admit(with, action::read, true);
+  std::variant<stream_grant, http_response> out;
   if (auto* r = std::get_if<http_response>(&who)) {
     if (current_rate) rate_headers(*r, *current_rate);
     out = *r;
   } else {
-    out = std::get<caller>(who).tenant;
+    // Re-checked with the same rules (unmetered), so the stream ends once
+    // the key is revoked, the token expires or is logged out, the member is
+    // removed or may no longer read, or the tenant is suspended or deleted.
+    const impl* im = impl_.get();
+    const std::string tenant = std::get<caller>(who).tenant;
+    with.body.clear();
+    out = stream_grant{tenant, [im, with, tenant]() -> std::optional<std::string> {
+                         auto again = im->admit(with, action::read, false);
+                         if (auto* r = std::get_if<http_response>(&again)) {
+                           auto j = json::parse(r->body, nullptr, false);
+                           std::string why = j.is_object() && j.contains("error") && j["error"].contains("message")
+                                                 ? j["error"]["message"].get<std::string>()
+                                                 : "access revoked";
+                           return "no longer allowed: " + why;
+                         }
+                         if (std::get<caller>(again).tenant != tenant) return std::string("no longer allowed");
+                         return std::nullopt;
+                       }};
   }
   current_rate.reset();
   return out;

@@ -22,6 +22,7 @@
 #include "gateway/http_message.hpp"
 #include "gateway/passwords.hpp"
 #include "gateway/router.hpp"
+#include "gateway/server.hpp"
 
 namespace kw {
 class node;
@@ -81,10 +82,13 @@ public:
   http_response handle(const http_request& req) const;
 
   // Who may follow the live stream (WebSocket /api/v1/stream): the tenant
-  // of a caller allowed to read it, or the refusal to answer instead of
-  // upgrading. Browsers cannot set headers on a WebSocket, so the access
-  // token (or API key) may also come as `?access_token=`.
-  std::variant<std::string, http_response> stream_tenant(const http_request& req) const;
+  // of a caller allowed to read it, with a re-check of the same credential
+  // under the same rules (not charged to the rate limit), or the refusal to
+  // answer instead of upgrading. Browsers cannot set headers on a
+  // WebSocket, so the credential may also come as a single-use `?ticket=`
+  // from POST /api/v1/stream/ticket (valid 30 s; it stands for the
+  // credential that asked for it), or as `?access_token=`.
+  std::variant<stream_grant, http_response> stream_tenant(const http_request& req) const;
   const router& routes() const;
 
   struct impl;

@@ -49,14 +49,34 @@ json build() {
   paths["/api/v1/stream"]["get"] = {
       {"summary",
        "The live stream (WebSocket): the tenant's check results and status changes as they happen. Authenticate "
-       "with the Authorization header or ?access_token=. Each text frame is one JSON message with type (check, "
-       "status_changed, incident_opened, incident_closed, monitor_created, monitor_updated, monitor_paused, "
-       "monitor_resumed, monitor_deleted), monitor_id and time."},
-      {"parameters", json::array({query_param("access_token", {{"type", "string"}}, "instead of the header")})},
+       "with the Authorization header, or (a browser cannot set headers on a WebSocket) with a single-use "
+       "?ticket= from POST /api/v1/stream/ticket, or ?access_token= (kept for older clients; it puts the token in "
+       "URLs and logs). Each text frame is one JSON message with type (check, status_changed, incident_opened, "
+       "incident_closed, monitor_created, monitor_updated, monitor_paused, monitor_resumed, monitor_deleted), "
+       "monitor_id and time. The credential is checked again every few seconds: once it is no longer valid (an "
+       "API key revoked, a token expired or logged out, the member removed or no longer allowed to read, the "
+       "tenant suspended or deleted) the server closes the stream with 1008 (policy violation) and the reason."},
+      {"parameters",
+       json::array({query_param("ticket", {{"type", "string"}}, "a single-use ticket from POST /api/v1/stream/ticket"),
+                    query_param("access_token", {{"type", "string"}}, "instead of the header"),
+                    query_param("tenant", {{"type", "string"}}, "platform admins: the tenant to follow")})},
       {"responses",
        {{"101", {{"description", "switching to WebSocket"}}},
-        {"401", error_response("missing or invalid credentials")},
-        {"426", error_response("not a WebSocket upgrade")}}}};
+        {"401", error_response("missing or invalid credentials, or a used or expired ticket")},
+        {"426", error_response("not a WebSocket upgrade")},
+        {"429", error_response("the tenant has as many live streams open as the node allows")}}}};
+  paths["/api/v1/stream/ticket"]["post"] = secured(
+      {{"summary",
+        "A ticket that opens the live stream once (GET /api/v1/stream?ticket=), valid 30 s, so the access token "
+        "need not be in the URL. The stream it opens is re-checked against the credential that asked for it (and "
+        "follows the tenant a platform admin named with X-Tenant-ID)."},
+       {"responses",
+        {{"201",
+          ok("the ticket",
+             {{"type", "object"},
+              {"properties", {{"ticket", {{"type", "string"}}}, {"expires_in", {{"type", "integer"}}}}}})},
+         {"401", error_response("missing or invalid credentials")},
+         {"422", error_response("a body with fields")}}}});
   paths["/metrics"]["get"] = {
       {"summary", "Prometheus metrics (text format 0.0.4)"},
       {"description", "For a scraper presenting Authorization: Bearer <gateway.metrics_token> "

@@ -28,6 +28,32 @@ TEST(config, the_example_file_loads_with_its_documented_defaults) {
   EXPECT_EQ(c->gateway_access_ttl_s, defaults.gateway_access_ttl_s);
 }
 
+// The gateway's limits (issue "Trust first"): documented in the example
+// with their defaults, settable from the file and from KEEPWATCH_GATEWAY_*.
+TEST(config, gateway_limits_come_from_the_file_and_the_environment) {
+  auto ex = load_config(std::string(KW_CONFIG_DIR) + "/keepwatch.example.toml", {});
+  ASSERT_TRUE(ex.ok()) << ex.err().message;
+  node_config d;
+  EXPECT_EQ(ex->gateway_handler_threads, d.gateway_handler_threads);
+  EXPECT_EQ(ex->gateway_concurrency_per_tenant, d.gateway_concurrency_per_tenant);
+  EXPECT_EQ(ex->gateway_max_connections, d.gateway_max_connections);
+  EXPECT_EQ(ex->gateway_max_connections_per_ip, d.gateway_max_connections_per_ip);
+  EXPECT_EQ(ex->gateway_streams_per_tenant, d.gateway_streams_per_tenant);
+  EXPECT_EQ(ex->gateway_stream_recheck_ms, d.gateway_stream_recheck_ms);
+  auto path = write_temp("[gateway]\nmax_connections = 1000\nheader_timeout_s = 5\n");
+  auto c = load_config(path, {{"KEEPWATCH_GATEWAY_MAX_CONNECTIONS_PER_IP", "20"},
+                              {"KEEPWATCH_GATEWAY_STREAMS_PER_TENANT", "7"}});
+  ASSERT_TRUE(c.ok()) << c.err().message;
+  EXPECT_EQ(c->gateway_max_connections, 1000);
+  EXPECT_EQ(c->gateway_header_timeout_s, 5);
+  EXPECT_EQ(c->gateway_max_connections_per_ip, 20);
+  EXPECT_EQ(c->gateway_streams_per_tenant, 7);
+  std::remove(path.c_str());
+  auto bad = load_config("", {{"KEEPWATCH_GATEWAY_MAX_CONNECTIONS", "0"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.err().message.find("KEEPWATCH_GATEWAY_MAX_CONNECTIONS"), std::string::npos) << bad.err().message;
+}
+
 TEST(config, environment_overrides_the_file) {
   auto path = write_temp("[node]\ndata_dir = \"/from/file\"\n[log]\npartitions = 4\n");
   auto c = load_config(path, {{"KEEPWATCH_NODE_DATA_DIR", "/from/env"}});

@@ -2,7 +2,9 @@
 // node that checks a real HTTP server on 127.0.0.1, the live feed over its
 // log, and the gateway server with the stream wired to api::stream_tenant.
 // Clients connect with a tenant's token and see that tenant's check results
-// and status changes as they happen, and nothing of any other tenant.
+// and status changes as they happen, and nothing of any other tenant; a
+// stream ends (1008) once its credential stops being valid; a tenant's
+// streams are capped; a single-use ticket stands in for the token.
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -134,6 +136,7 @@ protected:
     feed_ = std::move(*f);
     gateway::server_options so;
     so.threads = 2;
+    so.streams_per_tenant = 3;
     auto* a = api_.get();
     so.authorize_stream = [a](const gateway::http_request& q) { return a->stream_tenant(q); };
     so.stream_feed = feed_.get();
@@ -365,7 +368,132 @@ TEST_P(StreamApiTest, ASlowSubscriberIsDroppedWithoutHoldingUpTheOthers) {
   EXPECT_EQ(slow->ended(), gateway::live_end::fell_behind);
 }
 
+// Revocation reaches the stream: whatever made the credential invalid, the
+// open stream closes with 1008 (policy violation) and a reason, within a
+// few seconds (the server re-checks every 2 s), and the other tenant's or
+// member's stream stays open.
+class StreamRevocationTest : public StreamApiTest {
+protected:
+  // Waits (generously) for the stream to end; true if it ended with 1008.
+  static bool closed_for_policy(ws_client& c) {
+    if (!eventually([&] { return c.ended(); }, 20)) return false;
+    return c.close_code() == 1008;
+  }
+  std::string bearer(const json& who) { return who["access_token"].get<std::string>(); }
+};
+
+TEST_P(StreamRevocationTest, ARevokedApiKeysStreamCloses) {
+  auto a = signup("a@example.com", "A");
+  auto k1 = call("POST", "/api/v1/api-keys", a, R"({"name":"ci","scope":"read"})");
+  auto k2 = call("POST", "/api/v1/api-keys", a, R"({"name":"other","scope":"read"})");
+  ASSERT_EQ(k1.status, 201) << k1.body;
+  ASSERT_EQ(k2.status, 201) << k2.body;
+  ws_client revoked, kept;
+  ASSERT_TRUE(revoked.open(stream_port(), "/api/v1/stream", {{"Authorization", "Bearer " + k1.j()["key"].get<std::string>()}}))
+      << revoked.status << " " << revoked.body;
+  ASSERT_TRUE(kept.open(stream_port(), "/api/v1/stream?access_token=" + k2.j()["key"].get<std::string>()))
+      << kept.status << " " << kept.body;
+  auto del = call("DELETE", "/api/v1/api-keys/" + k1.j()["key_id"].get<std::string>(), a);
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_TRUE(closed_for_policy(revoked)) << revoked.close_code() << " " << revoked.close_reason();
+  EXPECT_NE(revoked.close_reason().find("invalid API key"), std::string::npos) << revoked.close_reason();
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // more than one re-check
+  EXPECT_FALSE(kept.ended());
+}
+
+TEST_P(StreamRevocationTest, ARemovedMembersStreamClosesAndTheOwnersStays) {
+  auto a = signup("a@example.com", "A");
+  auto m = add_member(a, "m@example.com", "member");
+  ws_client member, owner;
+  ASSERT_TRUE(member.open(stream_port(), "/api/v1/stream?access_token=" + bearer(m))) << member.status;
+  ASSERT_TRUE(owner.open(stream_port(), "/api/v1/stream?access_token=" + bearer(a))) << owner.status;
+  auto del = call("DELETE", "/api/v1/members/" + m["user_id"].get<std::string>(), a);
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_TRUE(closed_for_policy(member)) << member.close_code() << " " << member.close_reason();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_FALSE(owner.ended());
+}
+
+TEST_P(StreamRevocationTest, ASuspendedTenantsStreamsClose) {
+  auto a = signup("a@example.com", "A");
+  auto b = signup("b@example.com", "B");
+  const std::string admin = platform_admin()["access_token"];
+  ws_client ca, cb;
+  ASSERT_TRUE(ca.open(stream_port(), "/api/v1/stream?access_token=" + bearer(a))) << ca.status;
+  ASSERT_TRUE(cb.open(stream_port(), "/api/v1/stream?access_token=" + bearer(b))) << cb.status;
+  auto s = call("POST", "/api/v1/tenants/" + a["tenant_id"].get<std::string>() + "/suspend", admin,
+                R"({"reason":"unpaid invoices"})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_TRUE(closed_for_policy(ca)) << ca.close_code() << " " << ca.close_reason();
+  EXPECT_NE(ca.close_reason().find("suspended"), std::string::npos) << ca.close_reason();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_FALSE(cb.ended());
+}
+
+TEST_P(StreamRevocationTest, ALoggedOutTokensStreamCloses) {
+  auto a = signup("a@example.com", "A");
+  ws_client c;
+  ASSERT_TRUE(c.open(stream_port(), "/api/v1/stream?access_token=" + bearer(a))) << c.status;
+  auto out = call("POST", "/api/v1/auth/logout", a, json{{"refresh_token", a["refresh_token"]}}.dump());
+  ASSERT_LT(out.status, 300) << out.body;
+  EXPECT_TRUE(closed_for_policy(c)) << c.close_code() << " " << c.close_reason();
+}
+
+// Beyond streams_per_tenant (3 here) the upgrade is refused with 429; the
+// other tenant is not counted against it; a closed stream frees its place.
+TEST_P(StreamRevocationTest, ATenantsStreamsAreCapped) {
+  auto a = signup("a@example.com", "A");
+  auto b = signup("b@example.com", "B");
+  std::vector<std::unique_ptr<ws_client>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<ws_client>());
+    ASSERT_TRUE(open.back()->open(stream_port(), "/api/v1/stream?access_token=" + bearer(a))) << open.back()->status;
+  }
+  {
+    ws_client over;
+    EXPECT_FALSE(over.open(stream_port(), "/api/v1/stream?access_token=" + bearer(a)));
+    EXPECT_EQ(over.status, 429) << over.body;
+    EXPECT_EQ(json::parse(over.body, nullptr, false)["error"]["code"], "rate_limited") << over.body;
+  }
+  ws_client other;
+  EXPECT_TRUE(other.open(stream_port(), "/api/v1/stream?access_token=" + bearer(b))) << other.status;
+  open.front()->close();
+  open.erase(open.begin());
+  EXPECT_TRUE(eventually([&] {
+    ws_client again;
+    return again.open(stream_port(), "/api/v1/stream?access_token=" + bearer(a));
+  }));
+}
+
+// A ticket from POST /api/v1/stream/ticket opens one stream, once, and the
+// stream is re-checked against the token that asked for it.
+TEST_P(StreamRevocationTest, ATicketOpensOneStreamOnce) {
+  auto a = signup("a@example.com", "A");
+  auto m = add_member(a, "m@example.com", "member");
+  auto t = call("POST", "/api/v1/stream/ticket", m);
+  ASSERT_EQ(t.status, 201) << t.body;
+  const std::string ticket = t.j()["ticket"];
+  EXPECT_EQ(t.j()["expires_in"], 30);
+  ws_client c;
+  ASSERT_TRUE(c.open(stream_port(), "/api/v1/stream?ticket=" + ticket)) << c.status << " " << c.body;
+  {
+    ws_client again;
+    EXPECT_FALSE(again.open(stream_port(), "/api/v1/stream?ticket=" + ticket));
+    EXPECT_EQ(again.status, 401) << again.body;
+  }
+  {
+    ws_client made_up;
+    EXPECT_FALSE(made_up.open(stream_port(), "/api/v1/stream?ticket=kwt_0123456789abcdef"));
+    EXPECT_EQ(made_up.status, 401) << made_up.body;
+  }
+  EXPECT_EQ(call("POST", "/api/v1/stream/ticket", std::string()).status, 401);
+  auto del = call("DELETE", "/api/v1/members/" + m["user_id"].get<std::string>(), a);
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_TRUE(closed_for_policy(c)) << c.close_code() << " " << c.close_reason();
+}
+
 KW_API_TEST_SUITE(StreamApiTest);
+KW_API_TEST_SUITE(StreamRevocationTest);
 
 }  // namespace
 }  // namespace kw::test

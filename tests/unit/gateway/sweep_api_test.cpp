@@ -271,6 +271,7 @@ TEST_P(SweepApiTest, EveryWriteRouteRefusesBadInputAndAppendsNothing) {
 
   ids["id"] = go(pat("POST", "/api/v1/api-keys", {{"name", "ci"}, {"scope", "read"}}, 201), owner).value("key_id", "");
   go(pat("DELETE", "/api/v1/api-keys/{id}", nullptr, 200), owner);
+  go(pat("POST", "/api/v1/stream/ticket", nullptr, 201), owner);
 
   ids["id"] = monitor;
   go(pat("DELETE", "/api/v1/monitors/{id}", nullptr, 200), owner);

@@ -120,10 +120,16 @@ result<node_config> load_config(const std::string& path,
       return make_error(errc::invalid, "config " + path + ": " + e.what());
     }
     if (!root.is_table()) return make_error(errc::invalid, "config " + path + ": not a table");
-    for (const auto& [section, body] : root.as_table()) {
+    // Named variables, not structured bindings: C++17 lets no lambda capture
+    // those (clang refuses), and the key lookup below is a lambda.
+    for (const auto& section_body : root.as_table()) {
+      const std::string& section = section_body.first;
+      const toml::value& body = section_body.second;
       if (!body.is_table())
         return make_error(errc::invalid, "config " + path + ": [" + section + "] must be a table");
-      for (const auto& [key, value] : body.as_table()) {
+      for (const auto& key_value : body.as_table()) {
+        const std::string& key = key_value.first;
+        const toml::value& value = key_value.second;
         if (section == "kafka" && key == "properties") {
           // librdkafka properties (SASL, TLS, ...): strings, passed through.
           if (!value.is_table())
@@ -210,7 +216,8 @@ result<plan_catalog> load_plans(const std::string& path) {
         {"monitor_price_cents", [&](long long v) { p.monitor_price_cents = v; }},
     };
     const auto& t = body.as_table();
-    for (const auto& [key, _] : t) {
+    for (const auto& key_value : t) {
+      const std::string& key = key_value.first;
       bool known = std::any_of(fields.begin(), fields.end(),
                                [&](const field& f) { return key == f.key; });
       if (!known)

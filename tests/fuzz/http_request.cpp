@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       if (ec) break;
     }
-    if (!ec && !p.is_done() && p.got_header()) p.put_eof(ec);  // the client closed the connection
+    if (!ec && !p.is_done() && p.is_header_done()) p.put_eof(ec);  // the client closed the connection
     if (ec || !p.is_done()) return 0;  // the server answers 400, 413 or 431 and closes
 
     auto& msg = p.get();

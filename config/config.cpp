@@ -11,6 +11,8 @@
 #include <sstream>
 #include <toml.hpp>
 
+#include "events/codec.hpp"
+
 extern char** environ;
 
 namespace kw {
@@ -164,6 +166,10 @@ result<toml::value> parse_toml(const std::string& what, const std::string& path)
   std::stringstream text;
   if (in.peek() != std::ifstream::traits_type::eof()) text << in.rdbuf();
   if (in.bad()) return make_error(errc::invalid, what + " " + path + ": cannot be read");
+  // TOML is UTF-8; toml11 3.7's own reports of bad UTF-8 read past the end
+  // of its buffer (the config fuzz target found it under ASan), so bad UTF-8
+  // is refused here, before toml11 sees it.
+  if (!valid_utf8(text.str())) return make_error(errc::invalid, what + " " + path + ": not valid UTF-8");
   if (const int line = too_deep_at(text.str()))
     return make_error(errc::invalid, what + " " + path + ": line " + std::to_string(line) +
                                          ": nested more than " + std::to_string(max_nesting) + " levels deep");

@@ -3,10 +3,15 @@
 // names the offending key in every error.
 #include "config/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <toml.hpp>
+
+#include "events/codec.hpp"
 
 extern char** environ;
 
@@ -135,6 +140,81 @@ std::vector<key_spec> specs(node_config& c) {
   };
 }
 
+// toml11 parses nested arrays, inline tables and dotted keys recursively,
+// and frees what it built the same way: a file nesting them some thousands
+// deep overflows the stack (the config fuzz target found it). No Keepwatch
+// key nests beyond three levels, so a file nesting deeper than this is
+// refused, naming the line, before toml11 sees it.
+constexpr int max_nesting = 16;
+
+// The first line of TOML text where arrays and inline tables nest deeper
+// than max_nesting, or one key has more than max_nesting dotted parts
+// (table headers included); 0 if none. Strings and comments are skipped as
+// TOML reads them; what this scan gets wrong on text that is not TOML only
+// moves the point where toml11 reports the error.
+int too_deep_at(const std::string& text) {
+  std::vector<char> open;  // the arrays and inline tables open at this point
+  bool in_key = true;      // reading a key (or a table header): dots nest
+  int parts = 1, line = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '#') {
+      i = text.find('\n', i);
+      if (i == std::string::npos) break;
+      --i;  // the newline is read next
+    } else if (c == '"' || c == '\'') {
+      const bool multi = text.compare(i, 3, std::string(3, c)) == 0;
+      const std::size_t close = multi ? 3 : 1;
+      std::size_t j = i + close;
+      while (j < text.size() && text.compare(j, close, std::string(close, c)) != 0) {
+        if (!multi && text[j] == '\n') break;  // unterminated: toml11 says so
+        if (text[j] == '\n') ++line;
+        j += (c == '"' && text[j] == '\\') ? 2 : 1;
+      }
+      i = std::min(j + close, text.size()) - 1;
+    } else if (c == '\n') {
+      ++line;
+      if (open.empty()) in_key = true, parts = 1;
+    } else if (c == '.' && in_key) {
+      if (++parts > max_nesting) return line;
+    } else if (c == '=') {
+      in_key = false;
+    } else if (c == '[' || c == '{') {
+      open.push_back(c);
+      if (static_cast<int>(open.size()) > max_nesting) return line;
+      if (c == '{') in_key = true, parts = 1;
+    } else if (c == ']' || c == '}') {
+      if (!open.empty()) open.pop_back();
+      if (open.empty() && c == ']' && in_key) in_key = false;  // the end of a table header
+    } else if (c == ',' && !open.empty() && open.back() == '{') {
+      in_key = true, parts = 1;
+    }
+  }
+  return 0;
+}
+
+// The TOML file at `path`, parsed; `what` names it in errors ("config",
+// "plans").
+result<toml::value> parse_toml(const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(errc::invalid, what + " " + path + ": cannot be opened");
+  std::stringstream text;
+  if (in.peek() != std::ifstream::traits_type::eof()) text << in.rdbuf();
+  if (in.bad()) return make_error(errc::invalid, what + " " + path + ": cannot be read");
+  // TOML is UTF-8; toml11 3.7's own reports of bad UTF-8 read past the end
+  // of its buffer (the config fuzz target found it under ASan), so bad UTF-8
+  // is refused here, before toml11 sees it.
+  if (!valid_utf8(text.str())) return make_error(errc::invalid, what + " " + path + ": not valid UTF-8");
+  if (const int line = too_deep_at(text.str()))
+    return make_error(errc::invalid, what + " " + path + ": line " + std::to_string(line) +
+                                         ": nested more than " + std::to_string(max_nesting) + " levels deep");
+  try {
+    return toml::parse(text, path);
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid, what + " " + path + ": " + e.what());
+  }
+}
+
 std::string env_name(const key_spec& k) {
   std::string n = "KEEPWATCH_" + k.section + "_" + k.key;
   for (auto& ch : n) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -148,17 +228,20 @@ result<node_config> load_config(const std::string& path,
   node_config c;
   auto keys = specs(c);
   if (!path.empty()) {
-    toml::value root;
-    try {
-      root = toml::parse(path);
-    } catch (const std::exception& e) {
-      return make_error(errc::invalid, "config " + path + ": " + e.what());
-    }
+    auto parsed = parse_toml("config", path);
+    if (!parsed) return parsed.err();
+    const toml::value& root = *parsed;
     if (!root.is_table()) return make_error(errc::invalid, "config " + path + ": not a table");
-    for (const auto& [section, body] : root.as_table()) {
+    // Named variables, not structured bindings: C++17 lets no lambda capture
+    // those (clang refuses), and the key lookup below is a lambda.
+    for (const auto& section_body : root.as_table()) {
+      const std::string& section = section_body.first;
+      const toml::value& body = section_body.second;
       if (!body.is_table())
         return make_error(errc::invalid, "config " + path + ": [" + section + "] must be a table");
-      for (const auto& [key, value] : body.as_table()) {
+      for (const auto& key_value : body.as_table()) {
+        const std::string& key = key_value.first;
+        const toml::value& value = key_value.second;
         if (section == "kafka" && key == "properties") {
           // librdkafka properties (SASL, TLS, ...): strings, passed through.
           if (!value.is_table())
@@ -216,12 +299,9 @@ std::map<std::string, std::string> keepwatch_env() {
 std::string default_plans_path() { return std::string(KW_CONFIG_DIR) + "/plans.toml"; }
 
 result<plan_catalog> load_plans(const std::string& path) {
-  toml::value root;
-  try {
-    root = toml::parse(path);
-  } catch (const std::exception& e) {
-    return make_error(errc::invalid, "plans " + path + ": " + e.what());
-  }
+  auto parsed = parse_toml("plans", path);
+  if (!parsed) return parsed.err();
+  const toml::value& root = *parsed;
   if (!root.is_table() || !root.contains("plans") || !root.at("plans").is_table())
     return make_error(errc::invalid, "plans " + path + ": expected a [plans.<name>] table");
   plan_catalog cat;
@@ -245,7 +325,8 @@ result<plan_catalog> load_plans(const std::string& path) {
         {"monitor_price_cents", [&](long long v) { p.monitor_price_cents = v; }},
     };
     const auto& t = body.as_table();
-    for (const auto& [key, _] : t) {
+    for (const auto& key_value : t) {
+      const std::string& key = key_value.first;
       bool known = std::any_of(fields.begin(), fields.end(),
                                [&](const field& f) { return key == f.key; });
       if (!known)

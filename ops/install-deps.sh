@@ -12,6 +12,9 @@ PKGS=(
   libcli11-dev libtoml11-dev
   postgresql-15 kcat curl python3 python3-jsonschema
   wrk
+  # Fuzzing and sanitizers (ops/fuzz.sh, ops/test.sh): clang's libFuzzer and
+  # sanitizer runtimes, llvm-symbolizer for readable stacks.
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

@@ -64,6 +64,7 @@ std::vector<route_case> route_table() {
       {"PATCH", "/api/v1/status-pages/{id}", "/api/v1/status-pages/p_none", bad, action::manage_status_pages},
       {"DELETE", "/api/v1/status-pages/{id}", "/api/v1/status-pages/p_none", "", action::manage_status_pages},
       {"GET", "/api/v1/members", "/api/v1/members", "", action::read},
+      {"POST", "/api/v1/stream/ticket", "/api/v1/stream/ticket", "", action::read},
       {"POST", "/api/v1/members", "/api/v1/members", bad, action::manage_members},
       {"PATCH", "/api/v1/members/{user_id}", "/api/v1/members/u_none", bad, action::manage_members},
       {"DELETE", "/api/v1/members/{user_id}", "/api/v1/members/u_none", "", action::manage_members},

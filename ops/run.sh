@@ -31,7 +31,7 @@ if [[ -z "${KEEPWATCH_DATABASE_URL:-}" ]]; then
     chmod 755 /var/lib/keepwatch
   fi
   echo "keepwatch: PostgreSQL data in $pg_dir"
-  KEEPWATCH_DATABASE_URL="$("$root/ops/pg.sh" start "$pg_dir")"
+  KEEPWATCH_DATABASE_URL="$(cd / && "$root/ops/pg.sh" start "$pg_dir")"  # from /: the server user may not enter this one
   export KEEPWATCH_DATABASE_URL
 fi
 echo "keepwatch: data in $KEEPWATCH_NODE_DATA_DIR, config $config"

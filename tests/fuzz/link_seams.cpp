@@ -1,4 +1,4 @@
-// Stand-ins for the two functions of the node and the PostgreSQL pool that
+// Stand-ins for the functions of the node and the PostgreSQL pool that
 // gateway/api_context.cpp calls (meta_for, wait_for), so the fuzz targets
 // link its request helpers without CAF, RocksDB or a database. No target
 // calls either; if one ever does, it aborts, so the fuzzer reports it rather
@@ -13,6 +13,11 @@ namespace kw {
 
 std::string new_id() {
   std::fputs("fuzz link seam: kw::new_id() called (needs the node)\n", stderr);
+  std::abort();
+}
+
+int node::partitions() const {
+  std::fputs("fuzz link seam: node::partitions() called (needs the node)\n", stderr);
   std::abort();
 }
 

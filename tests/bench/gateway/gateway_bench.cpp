@@ -34,6 +34,7 @@
 #include "gateway/api.hpp"
 #include "gateway/live_feed.hpp"
 #include "gateway/server.hpp"
+#include "tests/bench/gateway/bench_plans.hpp"
 #include "projections/service.hpp"
 
 using namespace kw;
@@ -41,22 +42,6 @@ using namespace kw::pbench;
 using json = nlohmann::json;
 
 namespace {
-
-plan_catalog gateway_plans() {
-  plan p;
-  p.name = "free";
-  p.max_monitors = 10000000;
-  p.min_interval_s = 30;
-  p.retention_days = 30;
-  p.max_users = 100;
-  p.max_status_pages = 100;
-  p.api_rate_per_min = 1000000000;
-  p.base_price_cents = 0;
-  p.monitor_price_cents = 0;
-  plan_catalog c;
-  c.plans["free"] = p;
-  return c;
-}
 
 struct wrk_result {
   double rps = 0;
@@ -134,7 +119,7 @@ void report(const char* name, const wrk_result& r, const char* rps_target, const
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 10;
   auto& pg = pg_server::get();
-  const auto plans = gateway_plans();
+  const auto plans = gbench::unlimited_plans();
   const std::string db = pg.create_read_side("kw_gateway_bench", plans);
   temp_dir data("gateway-bench");
 

@@ -25,6 +25,7 @@
 #include "actors/host/node.hpp"
 #include "gateway/api.hpp"
 #include "gateway/server.hpp"
+#include "tests/bench/gateway/bench_plans.hpp"
 #include "projections/service.hpp"
 
 using namespace kw;
@@ -32,20 +33,6 @@ using namespace kw::pbench;
 using json = nlohmann::json;
 
 namespace {
-
-plan_catalog trust_plans() {
-  plan p;
-  p.name = "free";
-  p.max_monitors = 1000;
-  p.min_interval_s = 30;
-  p.retention_days = 30;
-  p.max_users = 100;
-  p.max_status_pages = 100;
-  p.api_rate_per_min = 1000000000;
-  plan_catalog c;
-  c.plans["free"] = p;
-  return c;
-}
 
 // A blocking keep-alive HTTP/1.1 client (Content-Length framed answers).
 class client {
@@ -132,7 +119,7 @@ gateway::http_response call(const gateway::api& a, const std::string& method, co
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 15;
   auto& pg = pg_server::get();
-  const auto plans = trust_plans();
+  const auto plans = gbench::unlimited_plans();
   const std::string db = pg.create_read_side("kw_trust_bench", plans);
   temp_dir data("trust-bench");
 

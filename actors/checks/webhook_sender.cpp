@@ -69,6 +69,8 @@ private:
     r.method = boost::beast::http::verb::post;
     r.body = req_.body;
     r.headers.emplace_back("Content-Type", "application/json");
+    if (!req_.delivery_id.empty())
+      r.headers.emplace_back("X-Keepwatch-Delivery", req_.delivery_id);
     if (!signature_.empty())
       r.headers.emplace_back("X-Keepwatch-Signature", signature_);
     r.verify_tls = req_.verify_tls;

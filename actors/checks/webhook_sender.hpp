@@ -10,11 +10,17 @@
 //    error, a timeout or a non-2xx status is retried after initial_backoff_ms,
 //    then twice that, ... capped at max_backoff_ms; waits are timers, not
 //    threads, so many deliveries back off at once at no cost.
-//  - Headers: Content-Type: application/json, User-Agent: Keepwatch/0.1 and,
-//    with a secret, X-Keepwatch-Signature: sha256=<hex HMAC-SHA256(secret, body)>
+//  - Headers: Content-Type: application/json, User-Agent: Keepwatch/0.1,
+//    X-Keepwatch-Delivery: <delivery_id> when one is given and, with a
+//    secret, X-Keepwatch-Signature: sha256=<hex HMAC-SHA256(secret, body)>
 //    (see webhook_signature), so receivers can authenticate the body.
 //  - Delivery is at-least-once per call: a receiver that answered too slowly
-//    may see the same body again.
+//    may see the same body again. Callers that deliver the same notification
+//    again (the monitor actor after a restart) send the same body and
+//    delivery id, so a receiver dedupes on X-Keepwatch-Delivery.
+//  - stop() drops what is pending here; the sender keeps nothing across a
+//    restart. What is owed lives in the caller's state (the monitor's owed
+//    notifications, recorded in the log), which re-delivers it.
 //  - Every attempt's addresses are judged by the target policy right before
 //    connecting (the URL's name is resolved again each time): a refused
 //    address is never connected to, and the delivery fails at once, without
@@ -36,6 +42,7 @@ struct webhook_request {
   std::string url;                 // http:// or https://
   std::string body;                // JSON, sent as is
   std::string secret;              // empty: no signature header
+  std::string delivery_id;         // empty: no X-Keepwatch-Delivery header
   int max_attempts = 5;
   int initial_backoff_ms = 500;    // doubles after each failed attempt
   int max_backoff_ms = 60'000;

@@ -2,7 +2,9 @@
 #include "actors/monitor/monitor_actor.hpp"
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <random>
+#include <set>
 
 #include "actors/checks/prober.hpp"
 #include "actors/checks/webhook_sender.hpp"
@@ -48,6 +50,9 @@ struct monitor_shell {
   std::unique_ptr<std::deque<monitor_request>> queue;  // only while busy
   std::unique_ptr<monitor_request> current;  // the command being appended
   std::vector<event> pending;
+  // Delivery ids handed to the webhook sender and not back yet (only while
+  // there are some): what is owed is never sent twice at once.
+  std::unique_ptr<std::set<std::string>> sending;
 };
 
 using monitor_actor_t = caf::stateful_actor<monitor_shell>;
@@ -141,29 +146,68 @@ void start_next(monitor_actor_t* self) {
   if (!s.busy && s.queue && s.queue->empty()) s.queue.reset();
 }
 
-void notify(monitor_actor_t* self, const std::string& transition, const std::string& incident,
-            const std::string& reason, timestamp at) {
+// A notification not delivered within this long after its transition is
+// given up (recorded as failed) instead of re-sent after a restart.
+constexpr std::int64_t max_notification_age_us = std::int64_t(24) * 3600 * 1'000'000;
+
+// The stable id of one notification to one channel (X-Keepwatch-Delivery):
+// the same on every attempt and after a restart, so a receiver can dedupe.
+std::string delivery_id(const std::string& incident, const std::string& transition,
+                        const std::string& channel) {
+  return incident + ":" + transition + ":" + channel;
+}
+
+void give_up(monitor_actor_t* self, const std::string& ch, const std::string& incident,
+             const std::string& transition, std::string why) {
+  checks::delivery_outcome o;
+  o.error = std::move(why);
+  caf::anon_send(caf::actor_cast<caf::actor>(self), delivery_done{ch, incident, transition, o});
+}
+
+// Sends `o` to each of its channels that has no delivery under way. After a
+// restart (`resumed`), what is too old, or meant for a channel that is gone
+// or no longer on the monitor, is recorded as failed, not sent.
+void send_owed(monitor_actor_t* self, const monitor::owed_notification& o, bool resumed) {
   auto& s = self->state;
   auto f = s.facts ? s.facts->load() : nullptr;
-  if (!s.ctx->webhooks || !f) return;
-  for (auto& ch : s.st.config.channel_ids) {
+  if (!s.ctx->webhooks || !f || f->suspended) return;  // stays owed
+  for (auto& ch : o.channel_ids) {
+    auto id = delivery_id(o.incident_id, o.transition, ch);
+    if (s.sending && s.sending->count(id)) continue;
+    if (!s.sending) s.sending = std::make_unique<std::set<std::string>>();
+    s.sending->insert(id);
     auto it = f->channels.find(ch);
-    if (it == f->channels.end()) continue;
-    nlohmann::json body = {{"tenant", s.facts->tenant()},         {"monitor_id", s.st.id},
-                           {"monitor_name", s.st.config.name},
-                           {"transition", transition},   {"incident_id", incident},
-                           {"reason", reason},           {"time", format_time(at)}};
+    if (it == f->channels.end()) {
+      give_up(self, ch, o.incident_id, o.transition, "channel " + ch + " no longer exists");
+      continue;
+    }
+    if (resumed) {
+      if (now().get() - o.at.get() > max_notification_age_us) {
+        give_up(self, ch, o.incident_id, o.transition,
+                "not delivered within 24 h of the transition; given up");
+        continue;
+      }
+      const auto& now_on = s.st.config.channel_ids;
+      if (std::find(now_on.begin(), now_on.end(), ch) == now_on.end()) {
+        give_up(self, ch, o.incident_id, o.transition, "channel " + ch + " no longer notified by this monitor");
+        continue;
+      }
+    }
+    nlohmann::json body = {{"tenant", s.facts->tenant()},   {"monitor_id", s.st.id},
+                           {"monitor_name", o.monitor_name}, {"transition", o.transition},
+                           {"incident_id", o.incident_id},   {"reason", o.reason},
+                           {"time", format_time(o.at)}};
     checks::webhook_request req;
     req.url = it->second.url;
     req.body = body.dump();
+    req.delivery_id = id;
     if (!it->second.secret.empty()) {
       auto secret = s.ctx->secrets ? s.ctx->secrets->open(it->second.secret)
                                    : result<std::string>(make_error(errc::internal, "no secret key"));
       if (!secret) {
         // Never send an unsigned (or wrongly signed) notification: record why.
-        checks::delivery_outcome o;
-        o.error = "webhook secret cannot be opened: " + secret.err().message;
-        caf::anon_send(caf::actor_cast<caf::actor>(self), delivery_done{ch, incident, transition, o});
+        give_up(self, ch, o.incident_id, o.transition,
+                "webhook secret cannot be opened: " + secret.err().message);
         continue;
       }
       req.secret = std::move(*secret);
@@ -171,11 +215,23 @@ void notify(monitor_actor_t* self, const std::string& transition, const std::str
     req.max_attempts = s.ctx->webhook_max_attempts;
     req.initial_backoff_ms = s.ctx->webhook_initial_backoff_ms;
     auto me = caf::actor_cast<caf::actor>(self);
-    s.ctx->webhooks->deliver(std::move(req), [me, ch, incident, transition](
-                                                 checks::delivery_outcome o) {
-      caf::anon_send(me, delivery_done{ch, incident, transition, std::move(o)});
+    s.ctx->webhooks->deliver(std::move(req), [me, ch, incident = o.incident_id, transition = o.transition](
+                                                 checks::delivery_outcome out) {
+      caf::anon_send(me, delivery_done{ch, incident, transition, std::move(out)});
     });
   }
+}
+
+// Sends what the state owes: on a start (a restart, a re-activation) and
+// when a suspension is lifted.
+void resume_owed(monitor_actor_t* self) {
+  for (const auto& o : self->state.st.owed) send_owed(self, o, true);
+}
+
+// Sends the notification that the transition of (incident, transition) owes.
+void notify(monitor_actor_t* self, const std::string& incident, const char* transition) {
+  for (const auto& o : self->state.st.owed)
+    if (o.incident_id == incident && o.transition == transition) return send_owed(self, o, false);
 }
 
 void on_appended(monitor_actor_t* self, append_done& d) {
@@ -210,9 +266,9 @@ void on_appended(monitor_actor_t* self, append_done& d) {
                        s.st.id);
     }
     if (auto* o = std::get_if<incident_opened>(&e.data))
-      notify(self, "down", o->incident_id, o->cause, e.meta.time);
+      notify(self, o->incident_id, "down");
     else if (auto* c = std::get_if<incident_closed>(&e.data))
-      notify(self, "up", c->incident_id, "", e.meta.time);
+      notify(self, c->incident_id, "up");
   }
   r.version = s.st.version;
   bool is_config = std::holds_alternative<monitor::update_monitor>(req.cmd.b) ||
@@ -264,6 +320,7 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
   s.run_checks = run_checks && s.ctx->probes != nullptr;
   s.last_beat = now();
   schedule(self, true);
+  resume_owed(self);  // what a stop or a crash left owed (at-least-once)
   return {
       [=](monitor_request& req) { enqueue(self, std::move(req)); },
       [=](append_done& d) { on_appended(self, d); },
@@ -316,6 +373,10 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
       },
       [=](delivery_done& d) {
         auto& s = self->state;
+        if (s.sending) {
+          s.sending->erase(delivery_id(d.incident_id, d.transition, d.channel_id));
+          if (s.sending->empty()) s.sending.reset();
+        }
         monitor::record_delivery rd;
         rd.channel_id = d.channel_id;
         rd.incident_id = d.incident_id;
@@ -333,6 +394,7 @@ caf::behavior monitor_actor(monitor_actor_t* self, context_ptr ctx, caf::actor h
         auto& s = self->state;
         ++s.generation;
         schedule(self, true);
+        resume_owed(self);
       },
       [=](monitor_query& q) { q.reply(self->state.st); },
       [=](snapshot_atom, std::int64_t events_end, std::int64_t checks_end) -> snapshot_reply {

@@ -9,6 +9,7 @@
 #include "events/event_fields.hpp"
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <utility>
 
 #include "actors/common/validation.hpp"
@@ -24,7 +25,7 @@ bool operator==(const state& a, const state& b) {
          a.status == b.status && a.consecutive_failures == b.consecutive_failures &&
          a.version == b.version && a.check_seq == b.check_seq &&
          a.last_check_at == b.last_check_at && a.id == b.id && a.config == b.config &&
-         a.incident == b.incident && a.recent == b.recent;
+         a.incident == b.incident && a.recent == b.recent && a.owed == b.owed;
 }
 
 state initial_state() { return state{}; }
@@ -126,7 +127,8 @@ struct handler {
     if (auto r = v::id("incident_id", d.incident_id); !r) return r.err();
     if (d.transition != "down" && d.transition != "up")
       return reject(errc::invalid, "transition must be down or up");
-    if (d.attempts < 1) return reject(errc::invalid, "attempts must be at least 1");
+    if (d.attempts < (d.delivered ? 1 : 0))
+      return reject(errc::invalid, d.delivered ? "attempts must be at least 1" : "attempts must not be negative");
     if (d.delivered)
       return one(notification_delivered{d.channel_id, d.incident_id, d.transition, d.attempts,
                                         d.http_status});
@@ -149,6 +151,28 @@ outcome decide(const state& s, const command& c) {
 
 // ---------------------------------------------------------------- events
 
+namespace {
+
+void owe(state& s, const std::string& incident, const char* transition, const std::string& reason,
+         timestamp at) {
+  if (s.config.channel_ids.empty()) return;
+  s.owed.push_back(owed_notification{incident, transition, reason, s.config.name, at,
+                                     s.config.channel_ids});
+}
+
+void settle(state& s, const std::string& incident, const std::string& transition,
+            const std::string& channel) {
+  for (auto it = s.owed.begin(); it != s.owed.end(); ++it) {
+    if (it->incident_id != incident || it->transition != transition) continue;
+    auto& chs = it->channel_ids;
+    chs.erase(std::remove(chs.begin(), chs.end(), channel), chs.end());
+    if (chs.empty()) s.owed.erase(it);
+    return;
+  }
+}
+
+}  // namespace
+
 state evolve(state s, const event& e) {
   bool applied = true;
   bool domain = true;
@@ -164,6 +188,7 @@ state evolve(state s, const event& e) {
             s.id = d.monitor_id;
             s.config = d.config;
             s.incident.reset();
+            s.owed.clear();
           },
           [&](const monitor_updated& d) { s.config = d.config; },
           [&](const monitor_paused&) { s.active = false; },
@@ -175,16 +200,23 @@ state evolve(state s, const event& e) {
             domain = false;
             s.deleted = true;
             s.active = false;
+            s.owed.clear();  // a deleted monitor notifies no one
           },
           [&](const monitor_status_changed& d) {
             s.status = d.to;
             if (d.to == monitor_status::up || d.to == monitor_status::maintenance)
               s.consecutive_failures = 0;
           },
-          [&](const incident_opened& d) { s.incident = open_incident{d.incident_id, e.meta.time}; },
-          [&](const incident_closed&) { s.incident.reset(); },
-          [&](const notification_delivered&) {},
-          [&](const notification_failed&) {},
+          [&](const incident_opened& d) {
+            s.incident = open_incident{d.incident_id, e.meta.time};
+            owe(s, d.incident_id, "down", d.cause, e.meta.time);
+          },
+          [&](const incident_closed& d) {
+            s.incident.reset();
+            owe(s, d.incident_id, "up", "", e.meta.time);
+          },
+          [&](const notification_delivered& d) { settle(s, d.incident_id, d.transition, d.channel_id); },
+          [&](const notification_failed& d) { settle(s, d.incident_id, d.transition, d.channel_id); },
           [&](const check_completed& d) {
             domain = false;
             s.consecutive_failures = failures_after(s, d.ok);
@@ -206,7 +238,9 @@ state evolve(state s, const event& e) {
 namespace {
 
 using json = nlohmann::json;
-constexpr int snapshot_version = 3;  // 2: command-id hashes in "recent"; 3: config as in events
+// 2: command-id hashes in "recent"; 3: config as in events; 4: owed notifications.
+// An older snapshot fails to decode and recovery replays the log instead.
+constexpr int snapshot_version = 4;
 
 monitor_status parse_status(const std::string& name) {
   for (std::size_t i = 0; i < std::size(monitor_status_names); ++i)
@@ -232,6 +266,11 @@ std::string encode_state(const state& s) {
   j["incident"] = s.incident ? json{{"id", s.incident->id}, {"opened_at", s.incident->opened_at.get()}}
                              : json(nullptr);
   j["recent"] = window_to_json(s.recent);
+  json owed = json::array();
+  for (const auto& o : s.owed)
+    owed.push_back({{"incident_id", o.incident_id}, {"transition", o.transition}, {"reason", o.reason},
+                    {"monitor_name", o.monitor_name}, {"at", o.at.get()}, {"channel_ids", o.channel_ids}});
+  j["owed"] = std::move(owed);
   return j.dump();
 }
 
@@ -259,6 +298,13 @@ result<state> decode_state(std::string_view text) {
                                  timestamp{inc.at("opened_at").get<std::int64_t>()}};
     if (!window_from_json(j.at("recent"), s.recent))
       return reject(errc::decode, "bad recent-command entry");
+    for (const auto& o : j.at("owed"))
+      s.owed.push_back(owed_notification{o.at("incident_id").get<std::string>(),
+                                         o.at("transition").get<std::string>(),
+                                         o.at("reason").get<std::string>(),
+                                         o.at("monitor_name").get<std::string>(),
+                                         timestamp{o.at("at").get<std::int64_t>()},
+                                         o.at("channel_ids").get<std::vector<std::string>>()});
     return s;
   } catch (const std::exception& ex) {
     return reject(errc::decode, std::string("monitor snapshot: ") + ex.what());

@@ -32,6 +32,13 @@
 //    causation_id = command id; incident durations rely on it.
 //  - A command id in the recent window: ok with NO events (a replay).
 //  - version counts monitor-aggregate domain events (not check_completed).
+//  - Owed notifications: incident_opened (transition down) and
+//    incident_closed (up) make the transition owed to every channel in the
+//    configuration at that moment; notification_delivered or
+//    notification_failed for (incident, transition, channel) settles it, and
+//    monitor_deleted voids what is still owed. The set is part of the state
+//    (and its snapshots), so recovery from snapshots and a full replay owe
+//    the same; the shell sends what is owed and re-sends it after a restart.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +66,22 @@ struct open_incident {
   }
 };
 
+// A transition whose notification some channels have not had an outcome
+// for yet. Holds what the notification's body is made of, so a re-send after
+// a restart sends the very same body.
+struct owed_notification {
+  std::string incident_id;
+  std::string transition;  // down | up
+  std::string reason;      // the incident's cause (down), empty (up)
+  std::string monitor_name;  // the monitor's name at the transition
+  timestamp at;            // the transition's time
+  std::vector<std::string> channel_ids;  // not yet delivered or failed
+  friend bool operator==(const owed_notification& a, const owed_notification& b) {
+    return a.incident_id == b.incident_id && a.transition == b.transition && a.reason == b.reason &&
+           a.monitor_name == b.monitor_name && a.at == b.at && a.channel_ids == b.channel_ids;
+  }
+};
+
 inline constexpr std::size_t recent_commands = 16;
 
 struct state {
@@ -74,6 +97,7 @@ struct state {
   monitor_config config;
   std::optional<open_incident> incident;
   dedupe_window<recent_commands> recent;
+  std::vector<owed_notification> owed;  // oldest first
 
   friend bool operator==(const state& a, const state& b);
   friend bool operator!=(const state& a, const state& b) { return !(a == b); }
@@ -96,7 +120,7 @@ struct record_delivery {
   std::string channel_id;
   std::string incident_id;
   std::string transition;  // down | up
-  int attempts = 0;
+  int attempts = 0;  // >= 1 when delivered; 0: given up without sending
   int http_status = 0;
   bool delivered = false;
   std::string error;

@@ -106,6 +106,55 @@ TEST_P(checks_e2e, an_http_monitor_goes_up_then_down_opens_an_incident_and_notif
     EXPECT_EQ(checks[i].meta.seq.get(), std::int64_t(i + 1));
 }
 
+// What is owed survives a stop: the log says which transition has no outcome
+// yet, and the restarted node sends it, with the same body and delivery id.
+TEST_P(checks_e2e, a_notification_waiting_for_a_retry_is_sent_after_a_restart) {
+  auto opts = env.options(dir.path.string(), /*run_checks=*/true);
+  opts.webhook_max_attempts = 20;  // retries for ~20 s: the stop finds one pending
+  n->stop();
+  auto restarted = node::start(opts);
+  ASSERT_TRUE(restarted.ok()) << restarted.err().message;
+  n = std::move(*restarted);
+  std::atomic<bool> healthy{true};
+  test_http_server site([&](const test_request&) {
+    return healthy ? test_response{200, "all good"} : test_response{503, "down"};
+  });
+  std::atomic<bool> accept{false};
+  test_http_server hook([&](const test_request&) {
+    return accept ? test_response{204, ""} : test_response{500, "busy"};
+  });
+  ASSERT_TRUE(n->execute(tcmd(tenant::create_channel{"ch1", "ops", hook.url("/hook"), n->seal_secret("s3cret")}),
+                         tenant_id{"acme"}).ok());
+  auto cfg = http_config(site.url("/health"), 1);
+  cfg.channel_ids = {"ch1"};
+  ASSERT_TRUE(n->execute(tcmd(tenant::create_monitor{"web", cfg}), tenant_id{"acme"}).ok());
+  ASSERT_TRUE(eventually([&] { return status("web") == monitor_status::up; }));
+  healthy = false;
+  ASSERT_TRUE(eventually([&] { return hook.requests().size() >= 2; }));  // failing, retried
+  ASSERT_TRUE(events_of<notification_delivered>(*n).empty());
+  n->stop();
+  n.reset();
+
+  const auto failed = hook.requests().front();
+  accept = true;
+  auto started = node::start(opts);
+  ASSERT_TRUE(started.ok()) << started.err().message;
+  n = std::move(*started);
+  ASSERT_TRUE(eventually([&] { return events_of<notification_delivered>(*n).size() == 1; }));
+  auto delivered = events_of<notification_delivered>(*n);
+  EXPECT_EQ(delivered[0].transition, "down");
+  EXPECT_EQ(delivered[0].incident_id, events_of<incident_opened>(*n).at(0).incident_id);
+  auto last = hook.requests().back();
+  EXPECT_EQ(last.body, failed.body);
+  EXPECT_EQ(last.header("X-Keepwatch-Delivery"), failed.header("X-Keepwatch-Delivery"));
+  EXPECT_EQ(last.header("X-Keepwatch-Delivery"), delivered[0].incident_id + ":down:ch1");
+  EXPECT_EQ(last.header("X-Keepwatch-Signature"), checks::webhook_signature("s3cret", last.body));
+  EXPECT_TRUE(eventually([&] {
+    auto st = n->monitor_state(tenant_id{"acme"}, "web");
+    return st && st->owed.empty();
+  }));
+}
+
 TEST_P(checks_e2e, a_paused_monitor_is_not_checked) {
   std::atomic<int> hits{0};
   test_http_server site([&](const test_request&) {

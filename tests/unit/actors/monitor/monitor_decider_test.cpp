@@ -361,6 +361,71 @@ TEST(monitor_delivery, rejects_bad_deliveries) {
       .then_error(errc::invalid);
   spec().given({created()}).when(km::record_delivery{"", "inc-1", "down", 1, 200, true, ""})
       .then_error(errc::invalid);
+  spec().given({created()}).when(km::record_delivery{"c1", "inc-1", "down", -1, 0, false, "x"})
+      .then_error(errc::invalid);
+}
+
+// What the log says is owed: a transition without an outcome per channel.
+TEST(monitor_delivery, a_transition_is_owed_to_each_channel_until_it_has_an_outcome) {
+  auto cfg = http_config(0);
+  cfg.channel_ids = {"c1", "c2"};
+  spec t;
+  t.given({monitor_created{"m1", cfg}});
+  t.when(fail("inc-1")).then({fail_done(), moved(pending, down, "status 503", 1),
+                              incident_opened{"inc-1", "status 503"}});
+  const timestamp opened = t.last_time();
+  ASSERT_EQ(t.state().owed.size(), 1u);
+  EXPECT_EQ(t.state().owed[0], (km::owed_notification{"inc-1", "down", "status 503", "site", opened, {"c1", "c2"}}));
+  t.when(km::record_delivery{"c1", "inc-1", "down", 2, 200, true, ""})
+      .then({notification_delivered{"c1", "inc-1", "down", 2, 200}});
+  ASSERT_EQ(t.state().owed.size(), 1u);
+  EXPECT_EQ(t.state().owed[0].channel_ids, std::vector<std::string>{"c2"});
+  t.when(ok()).then({ok_done(), moved(down, up, "check succeeded", 2), incident_closed{"inc-1", opened, 2 * 60'000}});
+  ASSERT_EQ(t.state().owed.size(), 2u);
+  EXPECT_EQ(t.state().owed[1].transition, "up");
+  EXPECT_EQ(t.state().owed[1].reason, "");
+  // Given up without an attempt (a channel that is gone, too old): attempts 0.
+  t.when(km::record_delivery{"c2", "inc-1", "down", 0, 0, false, "channel c2 no longer exists"})
+      .then({notification_failed{"c2", "inc-1", "down", 0, "channel c2 no longer exists"}});
+  t.when(km::record_delivery{"c1", "inc-1", "up", 1, 204, true, ""})
+      .then({notification_delivered{"c1", "inc-1", "up", 1, 204}});
+  ASSERT_EQ(t.state().owed.size(), 1u);
+  EXPECT_EQ(t.state().owed[0].channel_ids, std::vector<std::string>{"c2"});
+  // A snapshot owes what the events owe.
+  auto back = km::decode_state(km::encode_state(t.state()));
+  ASSERT_TRUE(back.ok()) << back.err().message;
+  EXPECT_EQ(*back, t.state());
+  EXPECT_EQ(back->owed, t.state().owed);
+  t.when(km::record_delivery{"c2", "inc-1", "up", 20, 500, false, "status 500"})
+      .then({notification_failed{"c2", "inc-1", "up", 20, "status 500"}});
+  EXPECT_TRUE(t.state().owed.empty());
+}
+
+TEST(monitor_delivery, nothing_is_owed_without_channels_or_after_deletion) {
+  spec t;
+  t.given({created()});
+  t.when(fail("inc-1")).then({fail_done(), moved(pending, down, "status 503", 1),
+                              incident_opened{"inc-1", "status 503"}});
+  EXPECT_TRUE(t.state().owed.empty());
+
+  auto cfg = http_config(0);
+  cfg.channel_ids = {"c1"};
+  spec d;
+  d.given({monitor_created{"m1", cfg}});
+  d.when(fail("inc-1")).then({fail_done(), moved(pending, down, "status 503", 1),
+                              incident_opened{"inc-1", "status 503"}});
+  EXPECT_EQ(d.state().owed.size(), 1u);
+  d.given({monitor_deleted{"m1"}});
+  EXPECT_TRUE(d.state().owed.empty());
+}
+
+TEST(monitor_delivery, an_older_snapshot_is_not_read_as_owing_nothing) {
+  spec t;
+  t.given({created()});
+  auto j = km::encode_state(t.state());
+  auto pos = j.find("\"v\":4");
+  ASSERT_NE(pos, std::string::npos);
+  EXPECT_EQ(km::decode_state(j.replace(pos, 5, "\"v\":3")).err().code, errc::decode);  // recovery replays the log
 }
 
 // ---------------------------------------------------------------- idempotency, versions

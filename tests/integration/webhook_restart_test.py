@@ -19,7 +19,8 @@ channel, and an HTTP monitor checked every second that notifies it. Then:
 After each restart the owed notification arrives with the very body, delivery
 id (X-Keepwatch-Delivery) and a valid signature, the audit API shows it
 delivered, and no notification that was delivered before is sent again.
-Last, `keepwatch audit verify` finds recovery from snapshots equal to a
+While a notification is owed (after the kill, after the stop) and at the
+end, `keepwatch audit verify` finds recovery from snapshots equal to a
 replay of the whole log. Exits non-zero with the reasons.
 """
 import argparse
@@ -141,6 +142,9 @@ class Node:
             # Retries go on for minutes: a kill always finds one pending.
             "KEEPWATCH_CHECKS_WEBHOOK_MAX_ATTEMPTS": "20",
             "KEEPWATCH_CHECKS_WEBHOOK_INITIAL_BACKOFF_MS": "300",
+            # Snapshots every second: a kill finds the owed notification in
+            # snapshots as well as in the log's tail.
+            "KEEPWATCH_SNAPSHOTS_INTERVAL_S": "1",
             "KEEPWATCH_NODE_LOG_LEVEL": "warn",
         })
         self.proc = None
@@ -223,6 +227,17 @@ class Api:
                 return out
 
 
+def audit_verify(node, when):
+    """`keepwatch audit verify`: every hash chain, and recovery from the
+    snapshots equal to a replay of the whole log (owed notifications included)."""
+    out = subprocess.run([node.binary, "audit", "verify", "--data-dir", node.data_dir, "--partitions", "2"],
+                         capture_output=True, text=True)
+    print("audit verify (%s): exit %d; %s" % (when, out.returncode, out.stdout.strip().splitlines()[-1:]),
+          flush=True)
+    if out.returncode != 0:
+        fail("audit verify (%s): exit %d: %s %s" % (when, out.returncode, out.stdout[-2000:], out.stderr[-2000:]))
+
+
 def owed_survives(node, api, target, recv, channel, phase, restart):
     """Makes the monitor move while the receiver fails, restarts the node
     with `restart` while the notification is pending a retry, and checks that
@@ -239,10 +254,13 @@ def owed_survives(node, api, target, recv, channel, phase, restart):
     owed = failed[0]
     print("%s: %s notification %s failed %d time(s), pending a retry; %s" %
           (phase, transition, owed["id"], len(failed), restart), flush=True)
+    time.sleep(1.5)  # a periodic snapshot (every second) holds it too
     if restart == "kill -9":
         node.kill()
     else:
         node.stop()
+    # While it is owed: recovery from the snapshots owes what a full replay owes.
+    audit_verify(node, "%s, a notification owed" % phase)
     recv.status = 200
     restarted_at = time.time()
     node.start()
@@ -324,11 +342,7 @@ def main():
         owed_survives(node, api, target, recv, channel, "clean stop", "SIGTERM")
 
         node.stop()
-        out = subprocess.run([a.keepwatch, "audit", "verify", "--data-dir", node.data_dir, "--partitions", "2"],
-                             capture_output=True, text=True)
-        print("audit verify: exit %d; %s" % (out.returncode, out.stdout.strip().splitlines()[-1:]), flush=True)
-        if out.returncode != 0:
-            fail("audit verify: exit %d: %s %s" % (out.returncode, out.stdout[-2000:], out.stderr[-2000:]))
+        audit_verify(node, "at the end")
     except RuntimeError as e:
         fail(str(e))
     finally:

@@ -155,6 +155,42 @@ TEST_P(checks_e2e, a_notification_waiting_for_a_retry_is_sent_after_a_restart) {
   }));
 }
 
+// Owed to a channel deleted meanwhile: recorded as failed after the restart,
+// saying why, and not sent.
+TEST_P(checks_e2e, a_notification_owed_to_a_deleted_channel_is_recorded_failed_not_sent) {
+  auto opts = env.options(dir.path.string(), /*run_checks=*/true);
+  opts.webhook_max_attempts = 20;
+  n->stop();
+  auto restarted = node::start(opts);
+  ASSERT_TRUE(restarted.ok()) << restarted.err().message;
+  n = std::move(*restarted);
+  test_http_server site([&](const test_request&) { return test_response{503, "down"}; });
+  test_http_server hook([&](const test_request&) { return test_response{500, "busy"}; });
+  ASSERT_TRUE(n->execute(tcmd(tenant::create_channel{"ch1", "ops", hook.url("/hook"), ""}), tenant_id{"acme"}).ok());
+  auto cfg = http_config(site.url("/health"), 1);
+  cfg.channel_ids = {"ch1"};
+  ASSERT_TRUE(n->execute(tcmd(tenant::create_monitor{"web", cfg}), tenant_id{"acme"}).ok());
+  ASSERT_TRUE(eventually([&] { return !hook.requests().empty(); }));  // owed, failing
+  ASSERT_TRUE(n->execute(tcmd(tenant::delete_channel{"ch1"}), tenant_id{"acme"}).ok());
+  n->stop();
+  const auto sent = hook.requests().size();
+
+  auto started = node::start(opts);
+  ASSERT_TRUE(started.ok()) << started.err().message;
+  n = std::move(*started);
+  ASSERT_TRUE(eventually([&] { return events_of<notification_failed>(*n).size() == 1; }));
+  auto failed = events_of<notification_failed>(*n)[0];
+  EXPECT_EQ(failed.channel_id, "ch1");
+  EXPECT_EQ(failed.transition, "down");
+  EXPECT_EQ(failed.attempts, 0);
+  EXPECT_EQ(failed.error, "channel ch1 no longer exists");
+  EXPECT_TRUE(events_of<notification_delivered>(*n).empty());
+  EXPECT_EQ(hook.requests().size(), sent);
+  auto st = n->monitor_state(tenant_id{"acme"}, "web");
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(st->owed.empty());
+}
+
 TEST_P(checks_e2e, a_paused_monitor_is_not_checked) {
   std::atomic<int> hits{0};
   test_http_server site([&](const test_request&) {

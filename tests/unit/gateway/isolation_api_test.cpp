@@ -78,10 +78,10 @@ struct route_entry {
   std::string a_idem;
   // B's tokens are used up by the route (logout): each probe logs in anew.
   bool spends_token = false;
-  // The world key of B's own object for the path, and a body naming A's
-  // things to link to it: refused (empty: not sent).
-  std::string own_param;
-  std::string own_body;
+  // B's own object (the world key of B's object for the path parameter,
+  // "" for none) with a body naming A's things (a channel, a monitor, a
+  // public slug, a push token): refused.
+  std::vector<std::pair<std::string, std::string>> own;
 };
 
 // Every route of the gateway. A route added to api.cpp or a route group
@@ -110,12 +110,13 @@ const std::map<std::string, route_entry>& matrix() {
       // monitors
       {"POST /api/v1/monitors",
        {reach::tenant, "", "", R"({"name":"b-made","url":"https://b-made.example/","channel_ids":["{channel}"]})",
-        R"({"name":"b-made","url":"https://b-made.example/"})", "zqxa-idem-monitor"}},
-      {"GET /api/v1/monitors", {reach::tenant, "", "?cursor={monitor_cursor}"}},
+        R"({"name":"b-made","url":"https://b-made.example/"})", "zqxa-idem-monitor", false,
+        {{"", R"({"name":"b-push","kind":"push","push_token":"{push_token}"})"}}}},
+      {"GET /api/v1/monitors", {reach::tenant, "", "?name=ZQXA"}},
       {"GET /api/v1/monitors/{id}", {reach::tenant, "monitor"}},
       {"PATCH /api/v1/monitors/{id}",
-       {reach::tenant, "monitor", "", R"({"name":"b-renamed"})", "", "", false, "monitor",
-        R"({"channel_ids":["{channel}"]})"}},
+       {reach::tenant, "monitor", "", R"({"name":"b-renamed"})", "", "", false,
+        {{"monitor", R"({"channel_ids":["{channel}"]})"}, {"push_monitor", R"({"push_token":"{push_token}"})"}}}},
       {"POST /api/v1/monitors/{id}/pause", {reach::tenant, "monitor"}},
       {"POST /api/v1/monitors/{id}/resume", {reach::tenant, "monitor"}},
       {"DELETE /api/v1/monitors/{id}", {reach::tenant, "monitor"}},
@@ -127,7 +128,7 @@ const std::map<std::string, route_entry>& matrix() {
       {"GET /api/v1/usage", {reach::tenant}},
       {"GET /api/v1/invoices", {reach::tenant}},
       {"GET /api/v1/invoices/{id}", {reach::tenant, "month"}},
-      {"GET /api/v1/audit", {reach::tenant}},
+      {"GET /api/v1/audit", {reach::tenant, "", "?entity={monitor}"}},
       // channels, maintenance, status pages
       {"GET /api/v1/channels", {reach::tenant}},
       {"POST /api/v1/channels",
@@ -147,11 +148,12 @@ const std::map<std::string, route_entry>& matrix() {
       {"GET /api/v1/status-pages", {reach::tenant}},
       {"POST /api/v1/status-pages",
        {reach::tenant, "", "", R"({"slug":"b-page-{n}","title":"b","monitor_ids":["{monitor}"]})",
-        R"({"slug":"b-page-{n}","title":"b","monitor_ids":[]})", "zqxa-idem-page"}},
+        R"({"slug":"b-page-{n}","title":"b","monitor_ids":[]})", "zqxa-idem-page", false,
+        {{"", R"({"slug":"{slug}","title":"b at a","monitor_ids":[]})"}}}},
       {"GET /api/v1/status-pages/{id}", {reach::tenant, "page"}},
       {"PATCH /api/v1/status-pages/{id}",
-       {reach::tenant, "page", "", R"({"title":"b-renamed"})", "", "", false, "page",
-        R"({"monitor_ids":["{monitor}"]})"}},
+       {reach::tenant, "page", "", R"({"title":"b-renamed"})", "", "", false,
+        {{"page", R"({"monitor_ids":["{monitor}"]})"}, {"page", R"({"slug":"{slug}"})"}}}},
       {"DELETE /api/v1/status-pages/{id}", {reach::tenant, "page"}},
       // members and keys
       {"GET /api/v1/members", {reach::tenant, "", "?cursor={member_cursor}"}},
@@ -653,7 +655,16 @@ TEST_P(IsolationApiTest, NoRouteLetsAnotherTenantsIdsHeadersOrTokensReachOrRevea
       if (!query_expect.empty()) query_expect.insert(422);
       probe(c.label + " with ?tenant=A", rt.method, with_query(target, "tenant=" + a["tenant"]), cred, a_body, {},
             query_expect);
-      // ... and a body valid for B, under A's Idempotency-Key: B's own
+      // B's own object, linked to A's things: refused. (Before B's own
+      // creates below, which would use up the plan's quota.)
+      for (const auto& [own_param, own_body] : e.own) {
+        std::string own = rt.pattern;
+        const auto open = own.find('{');
+        if (open != std::string::npos) own.replace(open, own.find('}') - open + 1, b.at(own_param));
+        probe(c.label + " linking its own object to A's", rt.method, own, cred, fill(own_body, aw), {},
+              {403, 404, 409, 422});
+      }
+      // ?tenant=A with a body valid for B, under A's Idempotency-Key: B's own
       // write or a refusal, never A's earlier answer.
       if (!e.b_body.empty()) {
         auto own = probe(c.label + " with ?tenant=A and its own body", rt.method,
@@ -661,14 +672,6 @@ TEST_P(IsolationApiTest, NoRouteLetsAnotherTenantsIdsHeadersOrTokensReachOrRevea
                          {{"Idempotency-Key", e.a_idem}}, {});
         // B's first use of the key (its owner's) is no replay.
         if (c.label == "B's owner" && own.status < 300) EXPECT_NE(own.j().value("duplicate", false), true) << own.body;
-      }
-      // B's own object, linked to A's things: refused.
-      if (!e.own_body.empty()) {
-        std::string own = rt.pattern;
-        const auto open = own.find('{');
-        own.replace(open, own.find('}') - open + 1, b.at(e.own_param));
-        probe(c.label + " linking its own object to A's", rt.method, own, cred, fill(e.own_body, aw), {},
-              {403, 404, 409, 422});
       }
     }
     // Forged credentials, plain and naming A: refused as unauthenticated

@@ -699,6 +699,9 @@ TEST_P(IsolationApiTest, NoRouteLetsAnotherTenantsIdsHeadersOrTokensReachOrRevea
   }
   auto r = call("POST", "/api/v1/auth/refresh", std::string(), json{{"refresh_token", a["refresh"]}}.dump());
   EXPECT_EQ(r.status, 200) << r.body;
+  // A's logins are still there (B's member routes never reach A's users).
+  EXPECT_EQ(login(a["owner_email"]).value("tenant_id", ""), a["tenant"]);
+  EXPECT_EQ(login(a["viewer_email"]).value("role", ""), "viewer");
   std::cout << "[ isolation ] " << probes << " probes over " << in_table.size() << " routes\n";
 }
 

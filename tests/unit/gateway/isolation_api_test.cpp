@@ -17,8 +17,9 @@
 //     other), truncated or with their case changed.
 // Every answer must be a refusal or what B gets for its own tenant (never a
 // 5xx), must contain none of A's markers that the request did not itself
-// carry, and A's state read through A's owner before and after must be the
-// same. The decision for a non-admin's X-Tenant-ID: naming another tenant is
+// carry, A's id in a path must answer exactly as an id nobody has (no
+// existence oracle), and A's state read through A's owner before and after
+// must be the same (and A's logins and refresh token still work). The decision for a non-admin's X-Tenant-ID: naming another tenant is
 // a 404 (as for a tenant that does not exist) on every route that acts on a
 // tenant; it never switches tenants. Routes that act on no tenant (/me,
 // sign-in, public pages) ignore it. A platform admin with X-Tenant-ID: <A>
@@ -554,6 +555,9 @@ TEST_P(IsolationApiTest, NoRouteLetsAnotherTenantsIdsHeadersOrTokensReachOrRevea
       {"A's key, secret in upper case", a_key_head + "_" + upper(a_key_secret)},
       {"B's key with A's tenant id in upper case", "kw_" + upper(a["tenant"]) + "_" + b_key_secret},
       {"A's read key id with B's write secret", key_parts(a["key_read"]).first + "_" + b_key_secret},
+      {"A's refresh token as a bearer", a["refresh"]},
+      {"A's push token as a bearer", a["push_token"]},
+      {"A's key id alone", key_parts(a["key_rw"]).first + "_"},
   };
   struct who {
     std::string label, credential;
@@ -639,7 +643,26 @@ TEST_P(IsolationApiTest, NoRouteLetsAnotherTenantsIdsHeadersOrTokensReachOrRevea
       std::set<int> expect = by_b;
       if (e.spends_token && !c.jwt) expect = {400};
       if (e.how == reach::identity && !e.spends_token) expect = {};
-      probe(c.label + " with A's ids", rt.method, target, cred, a_body, h, expect);
+      auto with_a = probe(c.label + " with A's ids", rt.method, target, cred, a_body, h, expect);
+      // A's id answers exactly as an id nobody has: no existence oracle.
+      if (has_param && (e.how == reach::tenant || e.how == reach::platform) && !e.spends_token) {
+        const std::string real = a.at(e.param);
+        std::string fake = real;
+        fake.replace(fake.size() - 4, 4, real.substr(real.size() - 4) == "0000" ? "1111" : "0000");
+        std::string fake_target = rt.pattern;
+        const auto open = fake_target.find('{');
+        fake_target.replace(open, fake_target.find('}') - open + 1, fake);
+        auto with_fake = call(rt.method, fake_target + fill(e.query, a), cred, a_body, h);
+        auto normal = [&](std::string body, const std::string& id) {
+          for (auto at = body.find(id); at != std::string::npos; at = body.find(id, at)) body.replace(at, id.size(), "{id}");
+          const auto rid = body.find("\"request_id\":\"");
+          if (rid != std::string::npos) body.erase(rid, body.find('"', rid + 14) + 1 - rid);
+          return body;
+        };
+        EXPECT_EQ(with_a.status, with_fake.status) << key << " as " << c.label << ": " << with_a.body << " vs "
+                                                   << with_fake.body;
+        EXPECT_EQ(normal(with_a.body, real), normal(with_fake.body, fake)) << key << " as " << c.label;
+      }
       // X-Tenant-ID: A — a 404 wherever a tenant is acted on; ignored elsewhere.
       if (e.spends_token && c.jwt) cred = login(c.label == "B's owner" ? b["owner_email"] : b["viewer_email"])["access_token"];
       std::set<int> header_expect = expect;

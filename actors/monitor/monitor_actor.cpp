@@ -93,6 +93,7 @@ monitor::context context_for(const monitor_shell& s, timestamp at) {
     c.tenant_suspended = f->suspended;
     c.min_interval_s = f->min_interval_s;
     c.in_maintenance = f->in_maintenance(s.st.id, at);
+    c.has_channel = [f](const std::string& id) { return f->channels.count(id) > 0; };
   }
   return c;
 }

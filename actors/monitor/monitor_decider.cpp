@@ -4,10 +4,12 @@
 // record_check is the hot path (every check of every monitor): it allocates
 // the result vector once and copies only the monitor id and the error text.
 #include "actors/monitor/monitor_decider.hpp"
+
 #include "actors/common/dedupe_window_json.hpp"
 
 #include "events/event_fields.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <utility>
@@ -68,6 +70,12 @@ struct handler {
 
   outcome operator()(const update_monitor& u) const {
     if (auto r = v::monitor_config(u.config, c.ctx.min_interval_s); !r) return r.err();
+    if (c.ctx.has_channel)
+      for (const auto& ch : u.config.channel_ids) {
+        const auto& had = s.config.channel_ids;
+        if (std::find(had.begin(), had.end(), ch) == had.end() && !c.ctx.has_channel(ch))
+          return reject(errc::invalid, "unknown channel '" + ch + "'");
+      }
     return one(monitor_updated{u.config});
   }
 

@@ -22,6 +22,8 @@
 //
 // Contracts:
 //  - decide is pure; facts about the tenant arrive in `context`.
+//  - update_monitor links only channels the tenant has (context.has_channel),
+//    as create_monitor does in the Tenant: never another tenant's.
 //  - record_check always emits check_completed first (for keepwatch.checks.v1,
 //    see kw::is_check_result); the shell must give it seq = state.check_seq
 //    + 1, which monitor_status_changed.check_seq already refers to.
@@ -42,6 +44,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -136,6 +139,10 @@ struct context {
   bool tenant_suspended = false;
   int min_interval_s = 0;       // the tenant plan's minimum interval
   bool in_maintenance = false;  // tenant::is_in_maintenance(id, command time)
+  // Whether the tenant has this notification channel. An update may link a
+  // monitor only to its own tenant's channels (links it already has stay,
+  // even to a channel deleted since). Empty: not known, not checked.
+  std::function<bool(const std::string&)> has_channel;
 };
 
 struct command {

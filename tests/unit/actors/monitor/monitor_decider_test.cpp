@@ -172,6 +172,19 @@ TEST(monitor_update, rejects_an_interval_below_the_plans_minimum) {
   spec().given({created()}).when(km::update_monitor{slow}, plan).then({monitor_updated{slow}});
 }
 
+TEST(monitor_update, links_only_channels_of_its_own_tenant) {
+  km::context tenant;
+  tenant.has_channel = [](const std::string& id) { return id == "c_mine"; };
+  auto linked = http_config();
+  linked.channel_ids = {"c_old"};  // linked when made; deleted from the tenant since
+  auto mine = linked;
+  mine.channel_ids = {"c_old", "c_mine"};
+  spec().given({monitor_created{"m1", linked}}).when(km::update_monitor{mine}, tenant).then({monitor_updated{mine}});
+  auto other = linked;
+  other.channel_ids = {"c_old", "c_of_another_tenant"};
+  spec().given({monitor_created{"m1", linked}}).when(km::update_monitor{other}, tenant).then_error(errc::invalid);
+}
+
 TEST(monitor_update, rejects_an_invalid_configuration) {
   auto bad = http_config();
   bad.url = "acme.test";

@@ -5,7 +5,8 @@
 //   projections run|rebuild NAME|status
 //                    run the read-model projections on their own, replay one
 //                    from offset 0, or show how far each has read
-//   audit verify     check every tenant's hash chain in a data directory
+//   audit verify|replay|state
+//                    compliance tools read straight from the log (cluster/audit.hpp)
 //   version          print the version
 // Configuration: --config FILE (TOML), then KEEPWATCH_* variables, then flags.
 #include <CLI/CLI.hpp>
@@ -21,6 +22,7 @@
 
 #include "actors/host/node.hpp"
 #include "actors/host/recovery.hpp"
+#include "cluster/audit.hpp"
 #include "config/config.hpp"
 #include "events/codec.hpp"
 #include "events/hash_chain.hpp"
@@ -32,6 +34,7 @@
 #include "gateway/tokens.hpp"
 #include "storage/dev_broker.hpp"
 #include "storage/kafka_log.hpp"
+#include "storage/kafka_reader.hpp"
 #include "storage/rocks_log.hpp"
 #include "storage/rocks_snapshot_store.hpp"
 
@@ -417,50 +420,81 @@ int migrate(const std::string& config_path, std::string url) {
   return 0;
 }
 
-// `audit verify`: every tenant's hash chain, then the write side's recovery
-// against a replay of the whole log. Read-only: it may run beside a node.
-int audit_verify(const std::string& data_dir, int partitions) {
+// Where `keepwatch audit …` reads the log: the data directory's embedded log
+// (read-only) or Kafka's topics (through a reader that never writes).
+struct audit_log_options {
+  std::string config_path, data_dir, kafka_bootstrap, topic_prefix;
+  int partitions = 0;  // 0: the configuration's
+};
+
+struct audit_log {
+  std::shared_ptr<kw::storage::rocks_log> embedded;  // null on Kafka
+  std::string data_dir;
+  std::unique_ptr<kw::audit::log_source> source;
+};
+
+kw::result<audit_log> open_audit_log(const audit_log_options& o) {
+  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
+  if (!cfg) return cfg.err();
+  if (!o.data_dir.empty()) cfg->data_dir = o.data_dir;
+  if (o.partitions > 0) cfg->partitions = o.partitions;
+  if (!o.kafka_bootstrap.empty()) {
+    cfg->log_backend = "kafka";
+    cfg->kafka_bootstrap_servers = o.kafka_bootstrap;
+  }
+  if (!o.topic_prefix.empty()) cfg->kafka_topic_prefix = o.topic_prefix;
+  audit_log out;
+  if (cfg->log_backend == "kafka") {
+    kw::storage::kafka_reader_options k;
+    k.bootstrap_servers = cfg->kafka_bootstrap_servers;
+    k.topic_prefix = cfg->kafka_topic_prefix;
+    k.properties = cfg->kafka_properties;
+    k.timeout = std::chrono::milliseconds(cfg->kafka_timeout_ms);
+    auto reader = kw::storage::kafka_reader::open(k);
+    if (!reader) return reader.err();
+    auto parts = (*reader)->partitions(kw::storage::topic::events);
+    if (!parts) return parts.err();
+    out.source = kw::audit::from_kafka(std::move(*reader), *parts);
+    return out;
+  }
+  out.data_dir = cfg->data_dir;
+  auto log = kw::storage::rocks_log::open_read_only(cfg->data_dir + "/log", cfg->partitions);
+  if (!log) return log.err();
+  out.embedded = std::move(*log);
+  out.source = kw::audit::from_event_log(out.embedded);
+  return out;
+}
+
+// `audit verify`: every tenant's hash chain (or one tenant's) and Merkle
+// root; on the embedded log, for every tenant, also the write side's
+// recovery from snapshots against a replay of the whole log. Read-only: it
+// may run beside a node.
+int audit_verify(const audit_log_options& o, const std::string& tenant) {
   // The snapshots before the log: the log read afterwards holds at least
   // everything they cover.
   std::unique_ptr<kw::storage::rocks_snapshot_store> snaps;
-  if (struct stat st{}; ::stat((data_dir + "/snapshots").c_str(), &st) == 0) {
-    auto opened = kw::storage::rocks_snapshot_store::open_read_only(data_dir + "/snapshots");
+  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
+  const std::string dir = !o.data_dir.empty() ? o.data_dir : cfg ? cfg->data_dir : "";
+  if (struct stat st{}; tenant.empty() && o.kafka_bootstrap.empty() &&
+                        ::stat((dir + "/snapshots").c_str(), &st) == 0) {
+    auto opened = kw::storage::rocks_snapshot_store::open_read_only(dir + "/snapshots");
     if (!opened) return fail(opened.err().message);
     snaps = std::move(*opened);
   }
-  auto log = kw::storage::rocks_log::open_read_only(data_dir + "/log", partitions);
-  if (!log) return fail(log.err().message);
-  int bad = 0;
-  std::size_t tenants = 0, events = 0;
-  for (int p = 0; p < partitions; ++p) {
-    std::map<std::string, std::vector<std::string>> chains;
-    for (std::int64_t at = 0;;) {
-      auto recs = (*log)->read(kw::storage::topic::events, kw::partition_id{p}, kw::log_offset{at}, 4096);
-      if (!recs) return fail(recs.err().message);
-      if (recs->empty()) break;
-      for (auto& r : *recs) chains[r.key].push_back(r.value);
-      at = recs->back().offset.get() + 1;
-    }
-    for (auto& [tenant, values] : chains) {
-      ++tenants;
-      events += values.size();
-      if (auto st = kw::verify_chain(values); !st) {
-        ++bad;
-        std::printf("tenant %s: BROKEN: %s\n", tenant.c_str(), st.err().message.c_str());
-      } else {
-        std::printf("tenant %s: %zu events, chain intact\n", tenant.c_str(), values.size());
-      }
-    }
-  }
-  std::printf("%zu tenants, %zu events, %d broken chains\n", tenants, events, bad);
+  auto log = open_audit_log(o);
+  if (!log) return fail("audit verify: " + log.err().message);
+  int bad = kw::audit::verify_chains(*log->source, kw::audit::verify_options{tenant});
+  if (bad < 0) return 2;
+  if (!tenant.empty() || !log->embedded) return bad ? 1 : 0;
 
   // Recovery from the snapshots (what a restart would give) must equal a
   // replay of the whole log, aggregate by aggregate.
   int diverged = 0;
-  for (int p = 0; p < partitions; ++p) {
-    auto from_zero = kw::recover_partition(**log, nullptr, kw::partition_id{p});
+  auto& rocks = *log->embedded;
+  for (int p = 0; p < rocks.partitions(); ++p) {
+    auto from_zero = kw::recover_partition(rocks, nullptr, kw::partition_id{p});
     if (!from_zero) return fail("partition " + std::to_string(p) + ": " + from_zero.err().message);
-    auto from_snaps = snaps ? kw::recover_partition(**log, snaps.get(), kw::partition_id{p}) : from_zero;
+    auto from_snaps = snaps ? kw::recover_partition(rocks, snaps.get(), kw::partition_id{p}) : from_zero;
     if (!from_snaps) return fail("partition " + std::to_string(p) + ": " + from_snaps.err().message);
     auto diffs = kw::recovery_differences(*from_snaps, *from_zero);
     for (auto& d : diffs) std::printf("partition %d: RECOVERY DIFFERS: %s\n", p, d.c_str());
@@ -471,6 +505,31 @@ int audit_verify(const std::string& data_dir, int partitions) {
   }
   std::printf("%d aggregates whose recovery differs from a full replay\n", diverged);
   return bad || diverged ? 1 : 0;
+}
+
+int audit_replay(const audit_log_options& o, kw::audit::replay_options r, const std::string& from,
+                 const std::string& to) {
+  if (!from.empty()) {
+    auto t = kw::audit::parse_instant(from);
+    if (!t) return fail("audit replay: --from: " + t.err().message);
+    r.from = *t;
+  }
+  if (!to.empty()) {
+    auto t = kw::audit::parse_instant(to);
+    if (!t) return fail("audit replay: --to: " + t.err().message);
+    r.to = *t;
+  }
+  auto log = open_audit_log(o);
+  if (!log) return fail("audit replay: " + log.err().message);
+  return kw::audit::replay(*log->source, r);
+}
+
+int audit_state(const audit_log_options& o, const std::string& tenant, const std::string& at) {
+  auto t = kw::audit::parse_instant(at);
+  if (!t) return fail("audit state: --at: " + t.err().message);
+  auto log = open_audit_log(o);
+  if (!log) return fail("audit state: " + log.err().message);
+  return kw::audit::state_at(*log->source, tenant, *t);
 }
 
 }  // namespace
@@ -508,13 +567,43 @@ int main(int argc, char** argv) {
 
   auto* audit = app.add_subcommand("audit", "Compliance tools over the event log");
   audit->require_subcommand(1);
+  audit_log_options audit_src;
+  auto source_options = [&](CLI::App* c) {
+    c->add_option("-c,--config", audit_src.config_path, "TOML configuration file")->check(CLI::ExistingFile);
+    c->add_option("-d,--data-dir", audit_src.data_dir, "Data directory of an embedded-log node (overrides the config)");
+    c->add_option("-p,--partitions", audit_src.partitions, "Partitions of the embedded log (default: the config's)")
+        ->check(CLI::Range(1, 1024));
+    c->add_option("--kafka", audit_src.kafka_bootstrap, "Read Kafka at these bootstrap servers instead");
+    c->add_option("--topic-prefix", audit_src.topic_prefix, "Prefix of Keepwatch's Kafka topic names");
+  };
   auto* verify = audit->add_subcommand(
-      "verify", "Verify every tenant's hash chain, and that recovery from snapshots equals a full replay "
-                "(read-only: may run beside a node)");
-  std::string verify_dir;
-  int verify_partitions = 8;
-  verify->add_option("-d,--data-dir", verify_dir, "Data directory")->required();
-  verify->add_option("-p,--partitions", verify_partitions, "Partitions of the log")->check(CLI::Range(1, 1024));
+      "verify", "Verify every tenant's (or one tenant's) hash chain and Merkle root; with every tenant on the "
+                "embedded log, also that recovery from snapshots equals a full replay (read-only: may run "
+                "beside a node)");
+  source_options(verify);
+  std::string verify_tenant;
+  auto* verify_one = verify->add_option("--tenant", verify_tenant, "Only this tenant");
+  verify->add_flag("--all", "Every tenant (the default)")->excludes(verify_one);
+
+  auto* replay_cmd = audit->add_subcommand(
+      "replay", "Write a tenant's events between two instants, read from the log and chain-verified as it "
+                "goes: who did what, when, from where, with before and after");
+  source_options(replay_cmd);
+  kw::audit::replay_options replay_opts;
+  std::string replay_from, replay_to;
+  replay_cmd->add_option("--tenant", replay_opts.tenant, "The tenant")->required();
+  replay_cmd->add_option("--from", replay_from, "From this instant (UTC, e.g. 2026-12-07T10:00:00Z)");
+  replay_cmd->add_option("--to", replay_to, "Up to this instant, inclusive");
+  replay_cmd->add_option("--format", replay_opts.format, "jsonl (default) or csv")
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  replay_cmd->add_option("--out", replay_opts.out, "Write to this file instead of stdout");
+
+  auto* state_cmd = audit->add_subcommand(
+      "state", "Print a tenant's and its monitors' state as of an instant, rebuilt from the log");
+  source_options(state_cmd);
+  std::string state_tenant, state_at;
+  state_cmd->add_option("--tenant", state_tenant, "The tenant")->required();
+  state_cmd->add_option("--at", state_at, "The instant (UTC, e.g. 2026-12-07T10:00:00Z)")->required();
 
   auto* broker_cmd = app.add_subcommand(
       "dev-broker",
@@ -531,7 +620,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) return serve(config_path, data_dir);
-  if (verify->parsed()) return audit_verify(verify_dir, verify_partitions);
+  if (verify->parsed()) return audit_verify(audit_src, verify_tenant);
+  if (replay_cmd->parsed()) return audit_replay(audit_src, replay_opts, replay_from, replay_to);
+  if (state_cmd->parsed()) return audit_state(audit_src, state_tenant, state_at);
   if (views_run->parsed()) return projections_run(views_config, views_dir, run_names);
   if (views_rebuild->parsed()) return projections_rebuild(views_config, views_dir, rebuild_name);
   if (views_status->parsed()) return projections_status(views_config, views_dir);

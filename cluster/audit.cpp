@@ -12,6 +12,7 @@
 #include <set>
 
 #include "actors/host/recovery.hpp"
+#include "actors/host/tree_head.hpp"
 #include "events/codec.hpp"
 #include "events/hash_chain.hpp"
 #include "storage/kafka_reader.hpp"
@@ -288,73 +289,169 @@ int replay(log_source& src, const replay_options& o) {
   return 0;
 }
 
+result<signed_head> parse_head(const std::string& line) {
+  try {
+    json j = json::parse(line);
+    signed_head h;
+    h.tenant = j.at("tenant").get<std::string>();
+    h.tree_size = j.at("tree_size").get<std::int64_t>();
+    h.root = j.at("root").get<std::string>();
+    h.signed_at = j.at("signed_at").get<std::string>();
+    h.key_id = j.at("key_id").get<std::string>();
+    h.signature = j.at("signature").get<std::string>();
+    return h;
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid, std::string("not a signed head: ") + e.what());
+  }
+}
+
+std::string head_json(const signed_head& h) {
+  return json{{"tenant", h.tenant},     {"tree_size", h.tree_size}, {"root", h.root},
+              {"signed_at", h.signed_at}, {"key_id", h.key_id},     {"signature", h.signature}}
+      .dump();
+}
+
+namespace {
+
+signed_head head_of(const std::string& tenant, const tree_head_signed& d) {
+  return signed_head{tenant, d.tree_size, d.root, format_time(d.signed_at), d.key_id, d.signature};
+}
+
+// Does the history in `t` (the tenant's first t.size() events) carry head h?
+// Empty when it does; else why not.
+std::string check_head(const merkle::tree& t, const signed_head& h, const std::string& public_key) {
+  if (h.tree_size < 1) return "a head of no events";
+  if (static_cast<std::uint64_t>(h.tree_size) > t.size())
+    return "the head signs " + std::to_string(h.tree_size) + " events but the log holds only " +
+           std::to_string(t.size()) + " (the history was cut)";
+  auto root = t.root(static_cast<std::uint64_t>(h.tree_size));
+  if (!root || merkle::to_hex(*root) != h.root)
+    return "the head signs root " + h.root + " for " + std::to_string(h.tree_size) + " events but the log gives " +
+           (root ? merkle::to_hex(*root) : "none") + " (the history was rewritten)";
+  if (!public_key.empty()) {
+    auto id = key_id_of(public_key);
+    if (!id) return id.err().message;
+    if (*id != h.key_id) return "the head is signed by key " + h.key_id + ", not by " + *id;
+    auto at = parse_instant(h.signed_at);
+    if (!at) return "the head's signed_at is malformed";
+    if (auto st = verify_tree_head_signature(public_key, tree_head_message(h.tenant, h.tree_size, h.root, *at),
+                                             h.signature);
+        !st)
+      return st.err().message;
+  }
+  return {};
+}
+
+}  // namespace
+
 int verify_chains(log_source& src, const verify_options& o) {
   progress bar("verify");
+  struct chain {
+    std::string prev;
+    merkle::tree tree;
+    bool broken = false;
+    std::size_t heads = 0;
+    std::vector<std::string> problems;
+  };
+  std::map<std::string, chain> chains;
   std::uint64_t events = 0;
-  int broken = 0;
-  std::size_t tenants = 0;
-  auto report = [&](const std::string& tenant, const merkle::tree& t) {
-    ++tenants;
-    std::printf("tenant %s: %llu events, chain intact, merkle root %s\n", tenant.c_str(),
-                static_cast<unsigned long long>(t.size()), merkle::to_hex(t.root()).c_str());
+  auto take = [&](const storage::stored_record& rec) {
+    if (!o.tenant.empty() && rec.key != o.tenant) return true;
+    bar.tick(++events);
+    auto& c = chains[rec.key];
+    if (c.broken) return true;
+    auto e = decode(rec.value);
+    chain_break b;
+    if (!check_link(rec, e, c.prev, &b)) {
+      c.broken = true;
+      c.problems.push_back(describe(rec.key, b));
+      return true;
+    }
+    c.prev = e->meta.hash;
+    if (auto* h = std::get_if<tree_head_signed>(&e->data)) {
+      ++c.heads;
+      // A head covers events before itself: the tree as read so far.
+      if (auto why = check_head(c.tree, head_of(rec.key, *h), o.public_key); !why.empty())
+        c.problems.push_back("tenant " + rec.key + ": head at offset " + std::to_string(rec.offset.get()) + ", seq " +
+                             std::to_string(e->meta.seq.get()) + ": " + why);
+    }
+    c.tree.append_leaf(rec.value);
+    return true;
   };
   if (!o.tenant.empty()) {
-    merkle::tree t;
-    chain_break broke;
-    auto st = walk_tenant(src, o.tenant, &t, [&](const chained_record&) { bar.tick(++events); return true; }, &broke);
-    bar.done();
-    if (!st && st.err().code != errc::invalid) {
+    const partition_id p = storage::partition_for(tenant_id{o.tenant}, src.partitions());
+    if (auto st = src.scan_events(p, take); !st) {
+      bar.done();
       std::fprintf(stderr, "audit verify: %s\n", st.err().message.c_str());
       return -1;
     }
-    if (!st) {
-      std::printf("%s\n", describe(o.tenant, broke).c_str());
-      broken = 1;
-    } else if (t.size() == 0) {
+    if (chains.empty()) {
+      bar.done();
       std::fprintf(stderr, "audit verify: tenant %s has no events in the log\n", o.tenant.c_str());
       return -1;
-    } else {
-      report(o.tenant, t);
     }
   } else {
-    // Every tenant of every partition, in one pass per partition.
-    for (int p = 0; p < src.partitions(); ++p) {
-      struct chain {
-        std::string prev;
-        merkle::tree tree;
-        bool broken = false;
-      };
-      std::map<std::string, chain> chains;
-      auto st = src.scan_events(partition_id{p}, [&](const storage::stored_record& rec) {
-        bar.tick(++events);
-        auto& c = chains[rec.key];
-        if (c.broken) return true;
-        auto e = decode(rec.value);
-        chain_break b;
-        if (!check_link(rec, e, c.prev, &b)) {
-          c.broken = true;
-          ++broken;
-          std::printf("%s\n", describe(rec.key, b).c_str());
-          return true;
-        }
-        c.prev = e->meta.hash;
-        c.tree.append_leaf(rec.value);
-        return true;
-      });
-      if (!st) {
+    for (int p = 0; p < src.partitions(); ++p)
+      if (auto st = src.scan_events(partition_id{p}, take); !st) {
         bar.done();
         std::fprintf(stderr, "audit verify: partition %d: %s\n", p, st.err().message.c_str());
         return -1;
       }
-      for (auto& [tenant, c] : chains)
-        if (!c.broken) report(tenant, c.tree);
-        else ++tenants;
-    }
-    bar.done();
   }
-  std::printf("%zu tenants, %llu events, %d broken chains\n", tenants, static_cast<unsigned long long>(events),
-              broken);
-  return broken;
+  bar.done();
+  // Heads kept outside the log: the log must still extend each of them.
+  std::size_t held_ok = 0;
+  for (const auto& h : o.held) {
+    if (!o.tenant.empty() && h.tenant != o.tenant) continue;
+    auto it = chains.find(h.tenant);
+    std::string why = it == chains.end() ? "the log holds no events of the tenant (the history was cut)"
+                                         : check_head(it->second.tree, h, o.public_key);
+    if (why.empty()) {
+      ++held_ok;
+      continue;
+    }
+    auto& c = chains[h.tenant];
+    c.problems.push_back("tenant " + h.tenant + ": held head of " + std::to_string(h.tree_size) +
+                         " events (signed " + h.signed_at + "): " + why);
+  }
+  int bad = 0;
+  std::size_t heads = 0;
+  for (auto& [tenant, c] : chains) {
+    heads += c.heads;
+    if (!c.problems.empty()) {
+      ++bad;
+      for (auto& p : c.problems) std::printf("%s\n", p.c_str());
+      continue;
+    }
+    std::printf("tenant %s: %llu events, chain intact, merkle root %s, %zu signed heads verified\n", tenant.c_str(),
+                static_cast<unsigned long long>(c.tree.size()), merkle::to_hex(c.tree.root()).c_str(), c.heads);
+  }
+  std::printf("%zu tenants, %llu events, %zu signed heads%s, %zu held heads extended, %d tenants with problems\n",
+              chains.size(), static_cast<unsigned long long>(events), heads,
+              o.public_key.empty() ? " (signatures not checked: no public key)" : "", held_ok, bad);
+  return bad;
+}
+
+int heads(log_source& src, const std::string& tenant) {
+  chain_break broke;
+  std::size_t n = 0;
+  auto st = walk_tenant(
+      src, tenant, nullptr,
+      [&](const chained_record& r) {
+        if (auto* h = std::get_if<tree_head_signed>(&r.e.data)) {
+          std::printf("%s\n", head_json(head_of(tenant, *h)).c_str());
+          ++n;
+        }
+        return true;
+      },
+      &broke);
+  if (!st) {
+    std::fprintf(stderr, "audit heads: %s\n",
+                 st.err().code == errc::invalid ? describe(tenant, broke).c_str() : st.err().message.c_str());
+    return st.err().code == errc::invalid ? 1 : 2;
+  }
+  std::fprintf(stderr, "audit heads: tenant %s: %zu signed heads\n", tenant.c_str(), n);
+  return 0;
 }
 
 int state_at(log_source& src, const std::string& tenant, timestamp at) {

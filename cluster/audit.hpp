@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "events/event.hpp"
 #include "events/merkle.hpp"
@@ -88,12 +89,30 @@ struct replay_options {
 };
 int replay(log_source& src, const replay_options& o);
 
-struct verify_options {
-  std::string tenant;  // empty: every tenant
+// A signed tree head as recorded in the log and as an auditor keeps it
+// (`audit heads` writes these as JSON lines; `audit verify --heads` reads them).
+struct signed_head {
+  std::string tenant;
+  std::int64_t tree_size = 0;
+  std::string root, signed_at, key_id, signature;
 };
-// Prints one line per tenant (events, Merkle root) and a summary; returns
-// the number of broken chains, or -1 if the log could not be read.
+result<signed_head> parse_head(const std::string& json_line);
+std::string head_json(const signed_head& h);
+
+struct verify_options {
+  std::string tenant;        // empty: every tenant
+  std::string public_key;    // hex; empty: heads' signatures are not checked
+  std::vector<signed_head> held;  // heads kept outside the log (--heads FILE)
+};
+// Prints one line per tenant (events, Merkle root, heads checked) and a
+// summary. Every head recorded in a chain must sign the root the chain gives
+// at its size (and, with a public key, verify); every held head must be
+// extended by the log (a cut or recomputed history is not). Returns the
+// number of tenants with a problem, or -1 if the log could not be read.
 int verify_chains(log_source& src, const verify_options& o);
+
+// Writes the signed heads recorded in a tenant's chain as JSON lines.
+int heads(log_source& src, const std::string& tenant);
 
 int state_at(log_source& src, const std::string& tenant, timestamp at);
 

@@ -21,7 +21,9 @@
 #include <pthread.h>
 
 #include "actors/host/node.hpp"
+#include "actors/host/notary.hpp"
 #include "actors/host/recovery.hpp"
+#include "actors/host/tree_head.hpp"
 #include "cluster/audit.hpp"
 #include "config/config.hpp"
 #include "events/codec.hpp"
@@ -43,6 +45,10 @@ namespace {
 int fail(const std::string& what) {
   spdlog::error("{}", what);
   return 2;
+}
+
+std::string audit_key_file(const kw::node_config& c) {
+  return c.audit_signing_key_file.empty() ? c.data_dir + "/audit-signing.key" : c.audit_signing_key_file;
 }
 
 sigset_t block_stop_signals() {
@@ -391,6 +397,16 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     spdlog::info("gateway listening on http://{}:{} (sign up: POST /api/v1/auth/signup)", cfg->gateway_address,
                  http->port());
   }
+  // The notary: each tenant's Merkle tree beside the log, and signed heads.
+  auto signer = kw::tree_head_signer::open_or_create(audit_key_file(*cfg));
+  if (!signer) return fail("audit: " + signer.err().message);
+  kw::notary_options no;
+  no.dir = cfg->data_dir + "/merkle";
+  no.signer = *signer;
+  no.head_interval = std::chrono::seconds(cfg->audit_head_interval_s);
+  auto notary = kw::notary::start(**n, no);
+  if (!notary) return fail(notary.err().message);
+  spdlog::info("notary: signed tree heads every {} s with key {}", cfg->audit_head_interval_s, (*signer)->key_id());
   auto& rec = (*n)->recovery();
   spdlog::info("keepwatch node {} serving on the {} log: data {}, {} partitions, {} events replayed from {} "
                "snapshots in {:.3f} s, {} monitors",
@@ -400,6 +416,9 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: stopping (snapshotting, closing the log)", sig);
   if (http) http->stop();
+  // A clean stop vouches for everything appended: a last head per tenant.
+  if (auto st = (*notary)->catch_up_and_sign(); !st) spdlog::warn("notary: {}", st.err().message);
+  (*notary)->stop();
   if (feed) feed->stop();
   if (views) views->stop();
   (*n)->stop();
@@ -469,7 +488,40 @@ kw::result<audit_log> open_audit_log(const audit_log_options& o) {
 // root; on the embedded log, for every tenant, also the write side's
 // recovery from snapshots against a replay of the whole log. Read-only: it
 // may run beside a node.
-int audit_verify(const audit_log_options& o, const std::string& tenant) {
+// The notary's public key for checking heads: given in hex, or derived from
+// a key file (the data directory's by default, when it exists).
+kw::result<std::string> audit_public_key(const audit_log_options& o, const std::string& given,
+                                         const std::string& key_file) {
+  if (!given.empty()) {
+    if (auto id = kw::key_id_of(given); !id) return id.err();
+    return given;
+  }
+  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
+  if (!cfg) return cfg.err();
+  if (!o.data_dir.empty()) cfg->data_dir = o.data_dir;
+  std::string file = !key_file.empty() ? key_file : audit_key_file(*cfg);
+  if (struct stat st{}; ::stat(file.c_str(), &st) != 0) {
+    if (!key_file.empty()) return kw::make_error(kw::errc::not_found, "no key file " + key_file);
+    return std::string();
+  }
+  auto signer = kw::tree_head_signer::open_or_create(file);
+  if (!signer) return signer.err();
+  return (*signer)->public_key_hex();
+}
+
+int audit_verify(const audit_log_options& o, kw::audit::verify_options v, const std::string& heads_file) {
+  const std::string& tenant = v.tenant;
+  if (!heads_file.empty()) {
+    std::ifstream in(heads_file);
+    if (!in) return fail("audit verify: cannot read " + heads_file);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      auto h = kw::audit::parse_head(line);
+      if (!h) return fail("audit verify: " + heads_file + " line " + std::to_string(n) + ": " + h.err().message);
+      v.held.push_back(std::move(*h));
+    }
+  }
   // The snapshots before the log: the log read afterwards holds at least
   // everything they cover.
   std::unique_ptr<kw::storage::rocks_snapshot_store> snaps;
@@ -483,7 +535,7 @@ int audit_verify(const audit_log_options& o, const std::string& tenant) {
   }
   auto log = open_audit_log(o);
   if (!log) return fail("audit verify: " + log.err().message);
-  int bad = kw::audit::verify_chains(*log->source, kw::audit::verify_options{tenant});
+  int bad = kw::audit::verify_chains(*log->source, v);
   if (bad < 0) return 2;
   if (!tenant.empty() || !log->embedded) return bad ? 1 : 0;
 
@@ -581,8 +633,15 @@ int main(int argc, char** argv) {
                 "embedded log, also that recovery from snapshots equals a full replay (read-only: may run "
                 "beside a node)");
   source_options(verify);
-  std::string verify_tenant;
-  auto* verify_one = verify->add_option("--tenant", verify_tenant, "Only this tenant");
+  kw::audit::verify_options verify_opts;
+  std::string verify_heads, verify_key_file;
+  auto* verify_one = verify->add_option("--tenant", verify_opts.tenant, "Only this tenant");
+  verify->add_option("--heads", verify_heads,
+                     "Signed heads kept outside the log (JSON lines from `audit heads`): the log must extend each");
+  verify->add_option("--public-key", verify_opts.public_key,
+                     "The notary's Ed25519 public key (hex) to check heads' signatures with");
+  verify->add_option("--key-file", verify_key_file,
+                     "Derive the public key from this signing key file (default: the data directory's, if any)");
   verify->add_flag("--all", "Every tenant (the default)")->excludes(verify_one);
 
   auto* replay_cmd = audit->add_subcommand(
@@ -597,6 +656,18 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--format", replay_opts.format, "jsonl (default) or csv")
       ->check(CLI::IsMember({"jsonl", "csv"}));
   replay_cmd->add_option("--out", replay_opts.out, "Write to this file instead of stdout");
+
+  auto* heads_cmd = audit->add_subcommand(
+      "heads", "Print the signed tree heads recorded in a tenant's chain, as JSON lines an auditor keeps");
+  source_options(heads_cmd);
+  std::string heads_tenant;
+  heads_cmd->add_option("--tenant", heads_tenant, "The tenant")->required();
+
+  auto* pubkey_cmd = audit->add_subcommand("public-key", "Print the notary's Ed25519 public key and key id");
+  std::string pubkey_file;
+  pubkey_cmd->add_option("-c,--config", audit_src.config_path, "TOML configuration file")->check(CLI::ExistingFile);
+  pubkey_cmd->add_option("-d,--data-dir", audit_src.data_dir, "Data directory (overrides the config)");
+  pubkey_cmd->add_option("--key-file", pubkey_file, "The signing key file (default: the configured one)");
 
   auto* state_cmd = audit->add_subcommand(
       "state", "Print a tenant's and its monitors' state as of an instant, rebuilt from the log");
@@ -620,7 +691,24 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) return serve(config_path, data_dir);
-  if (verify->parsed()) return audit_verify(audit_src, verify_tenant);
+  if (verify->parsed()) {
+    auto pk = audit_public_key(audit_src, verify_opts.public_key, verify_key_file);
+    if (!pk) return fail("audit verify: " + pk.err().message);
+    verify_opts.public_key = *pk;
+    return audit_verify(audit_src, verify_opts, verify_heads);
+  }
+  if (heads_cmd->parsed()) {
+    auto log = open_audit_log(audit_src);
+    if (!log) return fail("audit heads: " + log.err().message);
+    return kw::audit::heads(*log->source, heads_tenant);
+  }
+  if (pubkey_cmd->parsed()) {
+    auto pk = audit_public_key(audit_src, "", pubkey_file);
+    if (!pk) return fail("audit public-key: " + pk.err().message);
+    if (pk->empty()) return fail("audit public-key: no signing key yet (a node makes it at first start)");
+    std::printf("%s\nkey id %s\n", pk->c_str(), kw::key_id_of(*pk)->c_str());
+    return 0;
+  }
   if (replay_cmd->parsed()) return audit_replay(audit_src, replay_opts, replay_from, replay_to);
   if (state_cmd->parsed()) return audit_state(audit_src, state_tenant, state_at);
   if (views_run->parsed()) return projections_run(views_config, views_dir, run_names);

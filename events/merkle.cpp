@@ -89,79 +89,110 @@ void tree::append(const hash& leaf) {
   }
 }
 
-hash tree::range_root(std::uint64_t begin, std::uint64_t end) const {
-  const std::uint64_t n = end - begin;
-  if (n == 0) return empty_root();
-  if (is_power_of_two(n)) {
-    std::size_t l = 0;
-    while ((std::uint64_t{1} << l) < n) ++l;
-    if (begin % n == 0 && l < levels_.size() && (begin >> l) < levels_[l].size()) return levels_[l][begin >> l];
-  }
-  const std::uint64_t k = split_point(n);
-  return node_hash(range_root(begin, begin + k), range_root(begin + k, end));
-}
-
-result<hash> tree::root(std::uint64_t n) const {
-  if (n > size()) return make_error(errc::invalid, "tree size " + std::to_string(n) + " is above the " +
-                                                       std::to_string(size()) + " leaves there are");
-  return range_root(0, n);
-}
-
-hash tree::root() const { return range_root(0, size()); }
-
 result<hash> tree::leaf(std::uint64_t index) const {
   if (index >= size()) return make_error(errc::invalid, "leaf index " + std::to_string(index) + " is past the end");
   return levels_[0][index];
 }
 
-void tree::path(std::uint64_t m, std::uint64_t begin, std::uint64_t end, std::vector<hash>& out) const {
-  if (end - begin <= 1) return;
-  const std::uint64_t k = split_point(end - begin);
-  if (m < begin + k) {
-    path(m, begin, begin + k, out);
-    out.push_back(range_root(begin + k, end));
-  } else {
-    path(m, begin + k, end, out);
-    out.push_back(range_root(begin, begin + k));
+frontier::frontier(const subtrees& t) : size_(t.size()) {
+  for (unsigned l = 0; (size_ >> l) != 0; ++l) {
+    edge_.emplace_back();
+    if ((size_ >> l) & 1) edge_[l] = t.node(l, (size_ >> l) - 1);
   }
 }
 
-void tree::subproof(std::uint64_t m, std::uint64_t begin, std::uint64_t end, bool whole,
-                    std::vector<hash>& out) const {
-  if (m == end) {
-    if (!whole) out.push_back(range_root(begin, end));
-    return;
+std::vector<completed_node> frontier::append(const hash& leaf) {
+  std::vector<completed_node> out;
+  hash h = leaf;
+  unsigned l = 0;
+  std::uint64_t index = size_;
+  out.push_back({0, index, h});
+  // Carry upwards while this level already held a pending left node.
+  while ((size_ >> l) & 1) {
+    h = node_hash(edge_[l], h);
+    index >>= 1;
+    ++l;
+    out.push_back({l, index, h});
   }
-  const std::uint64_t k = split_point(end - begin);
-  if (m <= begin + k) {
-    subproof(m, begin, begin + k, whole, out);
-    out.push_back(range_root(begin + k, end));
-  } else {
-    subproof(m, begin + k, end, false, out);
-    out.push_back(range_root(begin, begin + k));
-  }
+  if (edge_.size() <= l) edge_.resize(l + 1);
+  edge_[l] = h;
+  ++size_;
+  return out;
 }
 
-result<std::vector<hash>> tree::inclusion_proof(std::uint64_t index, std::uint64_t tree_size) const {
-  if (tree_size > size())
-    return make_error(errc::invalid, "tree size " + std::to_string(tree_size) + " is above the " +
-                                         std::to_string(size()) + " leaves there are");
+namespace {
+
+struct walker {
+  const subtrees& t;
+
+  hash range_root(std::uint64_t begin, std::uint64_t end) const {  // MTH(D[begin:end])
+    const std::uint64_t n = end - begin;
+    if (n == 0) return empty_root();
+    if (is_power_of_two(n) && begin % n == 0) {
+      unsigned l = 0;
+      while ((std::uint64_t{1} << l) < n) ++l;
+      return t.node(l, begin >> l);  // complete: end ≤ size is checked by the callers
+    }
+    const std::uint64_t k = split_point(n);
+    return node_hash(range_root(begin, begin + k), range_root(begin + k, end));
+  }
+
+  void path(std::uint64_t m, std::uint64_t begin, std::uint64_t end, std::vector<hash>& out) const {
+    if (end - begin <= 1) return;
+    const std::uint64_t k = split_point(end - begin);
+    if (m < begin + k) {
+      path(m, begin, begin + k, out);
+      out.push_back(range_root(begin + k, end));
+    } else {
+      path(m, begin + k, end, out);
+      out.push_back(range_root(begin, begin + k));
+    }
+  }
+
+  void subproof(std::uint64_t m, std::uint64_t begin, std::uint64_t end, bool whole, std::vector<hash>& out) const {
+    if (m == end) {
+      if (!whole) out.push_back(range_root(begin, end));
+      return;
+    }
+    const std::uint64_t k = split_point(end - begin);
+    if (m <= begin + k) {
+      subproof(m, begin, begin + k, whole, out);
+      out.push_back(range_root(begin + k, end));
+    } else {
+      subproof(m, begin + k, end, false, out);
+      out.push_back(range_root(begin, begin + k));
+    }
+  }
+};
+
+error past_end(std::uint64_t n, std::uint64_t size) {
+  return make_error(errc::invalid, "tree size " + std::to_string(n) + " is above the " + std::to_string(size) +
+                                       " leaves there are");
+}
+
+}  // namespace
+
+result<hash> root_of(const subtrees& t, std::uint64_t n) {
+  if (n > t.size()) return past_end(n, t.size());
+  return walker{t}.range_root(0, n);
+}
+
+result<std::vector<hash>> inclusion_proof(const subtrees& t, std::uint64_t index, std::uint64_t tree_size) {
+  if (tree_size > t.size()) return past_end(tree_size, t.size());
   if (index >= tree_size)
     return make_error(errc::invalid, "leaf index " + std::to_string(index) + " is not below tree size " +
                                          std::to_string(tree_size));
   std::vector<hash> out;
-  path(index, 0, tree_size, out);
+  walker{t}.path(index, 0, tree_size, out);
   return out;
 }
 
-result<std::vector<hash>> tree::consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const {
-  if (new_size > size())
-    return make_error(errc::invalid, "tree size " + std::to_string(new_size) + " is above the " +
-                                         std::to_string(size()) + " leaves there are");
+result<std::vector<hash>> consistency_proof(const subtrees& t, std::uint64_t old_size, std::uint64_t new_size) {
+  if (new_size > t.size()) return past_end(new_size, t.size());
   if (old_size == 0 || old_size > new_size)
     return make_error(errc::invalid, "a consistency proof needs 0 < old size ≤ new size");
   std::vector<hash> out;
-  if (old_size < new_size) subproof(old_size, 0, new_size, true, out);
+  if (old_size < new_size) walker{t}.subproof(old_size, 0, new_size, true, out);
   return out;
 }
 

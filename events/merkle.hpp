@@ -12,9 +12,9 @@
 // Proofs are RFC 9162's PATH (2.1.3.1) and PROOF (2.1.4.1), hashes bottom-up.
 //
 // Guarantees:
-//  - `tree` keeps every complete aligned subtree (about 2n hashes of 32 bytes),
-//    so the root of any prefix and every proof cost O(log n) hash operations
-//    after the leaves are in; appends are amortised O(1).
+//  - Over any store of the complete aligned subtrees (`subtrees`), the root
+//    of any prefix and every proof cost O(log n) node reads and hash
+//    operations; appends (`tree`, `frontier`) are amortised O(1).
 //  - The verify_* functions are the RFC's verification algorithms (2.1.3.2,
 //    2.1.4.2) and use nothing of `tree`: they are what an auditor runs, and
 //    tests check them against an implementation written from the RFC alone.
@@ -40,31 +40,65 @@ hash node_hash(const hash& left, const hash& right);  // SHA-256(0x01 ‖ left �
 std::string to_hex(const hash& h);                // 64 lowercase hex digits
 result<hash> from_hex(std::string_view hex);      // exactly 64 hex digits
 
-class tree {
+// Where a tree's complete aligned subtrees are kept: node(l, i) is the MTH of
+// leaves [i·2^l, (i+1)·2^l), asked for only when that subtree is complete
+// (its last leaf is below size()). In memory (`tree`) or on disk (the
+// notary's store).
+class subtrees {
+public:
+  virtual ~subtrees() = default;
+  virtual std::uint64_t size() const = 0;
+  virtual hash node(unsigned level, std::uint64_t index) const = 0;
+};
+
+// MTH of the first n leaves (n ≤ t.size()).
+result<hash> root_of(const subtrees& t, std::uint64_t n);
+// PATH(index, D[tree_size]): index < tree_size ≤ t.size().
+result<std::vector<hash>> inclusion_proof(const subtrees& t, std::uint64_t index, std::uint64_t tree_size);
+// PROOF(old_size, D[new_size]): 0 < old_size ≤ new_size ≤ t.size(); empty
+// when the sizes are equal.
+result<std::vector<hash>> consistency_proof(const subtrees& t, std::uint64_t old_size, std::uint64_t new_size);
+
+// The right edge of a tree: the roots of its complete subtrees that no later
+// leaf will pair with yet (one per set bit of the size), enough to append.
+// append() returns the nodes it completed, (level, index, hash), level 0 first.
+struct completed_node {
+  unsigned level;
+  std::uint64_t index;
+  hash h;
+};
+class frontier {
+public:
+  frontier() = default;
+  // From a stored tree: its size and the subtrees it reads.
+  frontier(const subtrees& t);
+  std::vector<completed_node> append(const hash& leaf);
+  std::uint64_t size() const noexcept { return size_; }
+
+private:
+  std::uint64_t size_ = 0;
+  std::vector<hash> edge_;  // edge_[l]: the pending left node at level l, if bit l of size_ is set
+};
+
+// A whole tree in memory: about 2n hashes of 32 bytes.
+class tree final : public subtrees {
 public:
   void append_leaf(std::string_view leaf) { append(leaf_hash(leaf)); }
   void append(const hash& leaf);
-  std::uint64_t size() const noexcept { return levels_.empty() ? 0 : levels_[0].size(); }
+  std::uint64_t size() const noexcept override { return levels_.empty() ? 0 : levels_[0].size(); }
+  hash node(unsigned level, std::uint64_t index) const override { return levels_[level][index]; }
 
-  // MTH of the first n leaves (n ≤ size()); root() is MTH of all.
-  result<hash> root(std::uint64_t n) const;
-  hash root() const;
-  // The leaf hash at index (< size()).
+  result<hash> root(std::uint64_t n) const { return root_of(*this, n); }
+  hash root() const { return *root_of(*this, size()); }
   result<hash> leaf(std::uint64_t index) const;
-
-  // PATH(index, D[tree_size]): index < tree_size ≤ size().
-  result<std::vector<hash>> inclusion_proof(std::uint64_t index, std::uint64_t tree_size) const;
-  // PROOF(old_size, D[new_size]): 0 < old_size ≤ new_size ≤ size(); empty
-  // when the sizes are equal.
-  result<std::vector<hash>> consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const;
+  result<std::vector<hash>> inclusion_proof(std::uint64_t index, std::uint64_t tree_size) const {
+    return merkle::inclusion_proof(*this, index, tree_size);
+  }
+  result<std::vector<hash>> consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const {
+    return merkle::consistency_proof(*this, old_size, new_size);
+  }
 
 private:
-  hash range_root(std::uint64_t begin, std::uint64_t end) const;  // MTH(D[begin:end])
-  void path(std::uint64_t m, std::uint64_t begin, std::uint64_t end, std::vector<hash>& out) const;
-  void subproof(std::uint64_t m, std::uint64_t begin, std::uint64_t end, bool whole,
-                std::vector<hash>& out) const;
-
-  // levels_[l][i] = MTH of leaves [i·2^l, (i+1)·2^l), for complete subtrees only.
   std::vector<std::vector<hash>> levels_;
 };
 

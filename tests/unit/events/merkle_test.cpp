@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -175,6 +176,32 @@ TEST(Merkle, ARewrittenHistoryIsNotConsistentWithTheOldHead) {
   EXPECT_FALSE(verify_consistency(12, 30, old_root, t.root(), {}));
   EXPECT_FALSE(verify_consistency(0, 30, old_root, t.root(), p));
   EXPECT_FALSE(verify_consistency(13, 30, old_root, t.root(), p));
+}
+
+// A store that keeps only what a frontier reports completing, as the
+// notary's on-disk store does.
+struct node_map final : subtrees {
+  std::map<std::pair<unsigned, std::uint64_t>, hash> nodes;
+  std::uint64_t n = 0;
+  std::uint64_t size() const override { return n; }
+  hash node(unsigned level, std::uint64_t index) const override { return nodes.at({level, index}); }
+};
+
+TEST(Merkle, AFrontierCompletesExactlyTheTreesNodesAndResumesFromAStore) {
+  auto d = make_leaves(45);
+  node_map store;
+  frontier f;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (i == 23) f = frontier(store);  // a restart: the edge read back from the store
+    for (auto& c : f.append(leaf_hash(d[i]))) store.nodes[{c.level, c.index}] = c.h;
+    store.n = f.size();
+  }
+  auto t = make_tree(d);
+  for (std::uint64_t n = 1; n <= d.size(); ++n) {
+    EXPECT_EQ(*root_of(store, n), mth(slice(d, 0, n))) << n;
+    for (std::uint64_t m = 1; m <= n; ++m) EXPECT_EQ(*consistency_proof(store, m, n), *t.consistency_proof(m, n));
+  }
+  EXPECT_EQ(*inclusion_proof(store, 17, 45), rfc_path(17, d));
 }
 
 TEST(Merkle, HexRoundTripsAndRefusesBadInput) {

@@ -131,10 +131,18 @@ struct notary::impl {
       std::map<std::string, tenant_tree*> touched;
       for (const auto& r : *recs) {
         auto& t = tree_of(r.key);
+        // A head that covers every leaf before it leaves nothing unsigned
+        // (so a store rebuilt from the log owes no head); anything else does.
+        const std::uint64_t index = t.edge.size();
+        bool covers_all = false;
+        if (r.value.find(head_type) != std::string::npos)
+          if (auto e = decode(r.value); e)
+            if (auto* h = std::get_if<tree_head_signed>(&e->data))
+              covers_all = static_cast<std::uint64_t>(h->tree_size) >= index;
+        t.unsigned_events = !covers_all;
         for (const auto& c : t.edge.append(merkle::leaf_hash(r.value)))
           batch.Put(node_key(r.key, c.level, c.index),
                     rocksdb::Slice(reinterpret_cast<const char*>(c.h.data()), c.h.size()));
-        if (r.value.find(head_type) == std::string::npos) t.unsigned_events = true;
         touched[r.key] = &t;
       }
       for (auto& [tenant, t] : touched) batch.Put(size_key(tenant), size_value(*t));

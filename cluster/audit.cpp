@@ -86,6 +86,17 @@ json readable_state(const std::string& encoded) {
   return j;
 }
 
+// An aggregate's encoded state without its dedupe window (a write-side
+// detail, and most of the bytes): swapped out for the encoding, then back.
+template <class State, class Encode>
+std::string without_recent(State& st, Encode encode) {
+  decltype(st.recent) empty{};
+  std::swap(st.recent, empty);
+  std::string out = encode(st);
+  std::swap(st.recent, empty);
+  return out;
+}
+
 // Verifies one record against the chain so far. Returns false with *broke
 // filled when it does not follow.
 bool check_link(const storage::stored_record& rec, const result<event>& e, const std::string& prev,
@@ -216,6 +227,7 @@ int replay(log_source& src, const replay_options& o) {
     out << "offset,seq,time,type,aggregate,actor_kind,actor_id,actor_ip,correlation_id,event_id,data,changes,hash\n";
   // The tenant's aggregates, rebuilt as the events go by, for before/after.
   partition_state ps;
+  std::map<std::string, json> docs;  // "" the tenant, else a monitor's slot: its latest readable state
   progress bar("replay");
   std::uint64_t written = 0, read = 0;
   chain_break broke;
@@ -226,19 +238,40 @@ int replay(log_source& src, const replay_options& o) {
         const event& e = r.e;
         const std::string monitor = monitor_of(e);
         const std::string slot = monitor.empty() ? "" : monitor_slot(o.tenant, monitor);
-        auto encoded = [&](json& tenant_doc, json& monitor_doc) {
-          auto t = ps.tenants.find(o.tenant);
-          tenant_doc = t == ps.tenants.end() ? json::object() : readable_state(tenant::encode_state(t->second.st));
-          if (slot.empty()) return;
-          auto m = ps.monitors.find(slot);
-          monitor_doc = m == ps.monitors.end() ? json::object() : readable_state(monitor::encode_state(m->second.st));
+        // The aggregates' readable documents, before and after; the "after"
+        // of one event is the "before" of the next, so each is built once.
+        auto doc = [&](const std::string& key) -> json {
+          if (key.empty()) {
+            auto t = ps.tenants.find(o.tenant);
+            return t == ps.tenants.end() ? json::object()
+                                         : readable_state(without_recent(t->second.st, [](const auto& st) {
+                                             return tenant::encode_state(st);
+                                           }));
+          }
+          auto m = ps.monitors.find(key);
+          return m == ps.monitors.end() ? json::object()
+                                        : readable_state(without_recent(m->second.st, [](const auto& st) {
+                                            return monitor::encode_state(st);
+                                          }));
+        };
+        auto cached = [&](const std::string& key) -> json {
+          auto it = docs.find(key);
+          return it != docs.end() ? it->second : doc(key);
         };
         const bool in_range = (!o.from || e.meta.time >= *o.from) && (!o.to || e.meta.time <= *o.to);
         json tb, mb, ta, ma;
-        if (in_range) encoded(tb, mb);
+        if (in_range) {
+          tb = cached("");
+          if (!slot.empty()) mb = cached(slot);
+        }
         apply_recovered(ps, e, storage::topic::events, r.rec.offset.get());
-        if (!in_range) return true;
-        encoded(ta, ma);
+        if (!in_range) {
+          docs.erase("");
+          if (!slot.empty()) docs.erase(slot);
+          return true;
+        }
+        ta = docs[""] = doc("");
+        if (!slot.empty()) ma = docs[slot] = doc(slot);
         json diff = changes(tb, ta, "/tenant");
         if (!slot.empty())
           for (auto& c : changes(mb, ma, "/monitors/" + monitor)) diff.push_back(std::move(c));

@@ -5,7 +5,8 @@
 //   projections run|rebuild NAME|status
 //                    run the read-model projections on their own, replay one
 //                    from offset 0, or show how far each has read
-//   audit verify     check every tenant's hash chain in a data directory
+//   audit verify|replay|state
+//                    compliance tools read straight from the log (cluster/audit.hpp)
 //   version          print the version
 // Configuration: --config FILE (TOML), then KEEPWATCH_* variables, then flags.
 #include <CLI/CLI.hpp>
@@ -20,7 +21,10 @@
 #include <pthread.h>
 
 #include "actors/host/node.hpp"
+#include "actors/host/notary.hpp"
 #include "actors/host/recovery.hpp"
+#include "actors/host/tree_head.hpp"
+#include "cluster/audit.hpp"
 #include "config/config.hpp"
 #include "events/codec.hpp"
 #include "events/hash_chain.hpp"
@@ -32,6 +36,7 @@
 #include "gateway/tokens.hpp"
 #include "storage/dev_broker.hpp"
 #include "storage/kafka_log.hpp"
+#include "storage/kafka_reader.hpp"
 #include "storage/rocks_log.hpp"
 #include "storage/rocks_snapshot_store.hpp"
 
@@ -40,6 +45,10 @@ namespace {
 int fail(const std::string& what) {
   spdlog::error("{}", what);
   return 2;
+}
+
+std::string audit_key_file(const kw::node_config& c) {
+  return c.audit_signing_key_file.empty() ? c.data_dir + "/audit-signing.key" : c.audit_signing_key_file;
 }
 
 sigset_t block_stop_signals() {
@@ -388,6 +397,16 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     spdlog::info("gateway listening on http://{}:{} (sign up: POST /api/v1/auth/signup)", cfg->gateway_address,
                  http->port());
   }
+  // The notary: each tenant's Merkle tree beside the log, and signed heads.
+  auto signer = kw::tree_head_signer::open_or_create(audit_key_file(*cfg));
+  if (!signer) return fail("audit: " + signer.err().message);
+  kw::notary_options no;
+  no.dir = cfg->data_dir + "/merkle";
+  no.signer = *signer;
+  no.head_interval = std::chrono::seconds(cfg->audit_head_interval_s);
+  auto notary = kw::notary::start(**n, no);
+  if (!notary) return fail(notary.err().message);
+  spdlog::info("notary: signed tree heads every {} s with key {}", cfg->audit_head_interval_s, (*signer)->key_id());
   auto& rec = (*n)->recovery();
   spdlog::info("keepwatch node {} serving on the {} log: data {}, {} partitions, {} events replayed from {} "
                "snapshots in {:.3f} s, {} monitors",
@@ -397,6 +416,9 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: stopping (snapshotting, closing the log)", sig);
   if (http) http->stop();
+  // A clean stop vouches for everything appended: a last head per tenant.
+  if (auto st = (*notary)->catch_up_and_sign(); !st) spdlog::warn("notary: {}", st.err().message);
+  (*notary)->stop();
   if (feed) feed->stop();
   if (views) views->stop();
   (*n)->stop();
@@ -417,50 +439,114 @@ int migrate(const std::string& config_path, std::string url) {
   return 0;
 }
 
-// `audit verify`: every tenant's hash chain, then the write side's recovery
-// against a replay of the whole log. Read-only: it may run beside a node.
-int audit_verify(const std::string& data_dir, int partitions) {
+// Where `keepwatch audit …` reads the log: the data directory's embedded log
+// (read-only) or Kafka's topics (through a reader that never writes).
+struct audit_log_options {
+  std::string config_path, data_dir, kafka_bootstrap, topic_prefix;
+  int partitions = 0;  // 0: the configuration's
+};
+
+struct audit_log {
+  std::shared_ptr<kw::storage::rocks_log> embedded;  // null on Kafka
+  std::string data_dir;
+  std::unique_ptr<kw::audit::log_source> source;
+};
+
+kw::result<audit_log> open_audit_log(const audit_log_options& o) {
+  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
+  if (!cfg) return cfg.err();
+  if (!o.data_dir.empty()) cfg->data_dir = o.data_dir;
+  if (o.partitions > 0) cfg->partitions = o.partitions;
+  if (!o.kafka_bootstrap.empty()) {
+    cfg->log_backend = "kafka";
+    cfg->kafka_bootstrap_servers = o.kafka_bootstrap;
+  }
+  if (!o.topic_prefix.empty()) cfg->kafka_topic_prefix = o.topic_prefix;
+  audit_log out;
+  if (cfg->log_backend == "kafka") {
+    kw::storage::kafka_reader_options k;
+    k.bootstrap_servers = cfg->kafka_bootstrap_servers;
+    k.topic_prefix = cfg->kafka_topic_prefix;
+    k.properties = cfg->kafka_properties;
+    k.timeout = std::chrono::milliseconds(cfg->kafka_timeout_ms);
+    auto reader = kw::storage::kafka_reader::open(k);
+    if (!reader) return reader.err();
+    auto parts = (*reader)->partitions(kw::storage::topic::events);
+    if (!parts) return parts.err();
+    out.source = kw::audit::from_kafka(std::move(*reader), *parts);
+    return out;
+  }
+  out.data_dir = cfg->data_dir;
+  auto log = kw::storage::rocks_log::open_read_only(cfg->data_dir + "/log", cfg->partitions);
+  if (!log) return log.err();
+  out.embedded = std::move(*log);
+  out.source = kw::audit::from_event_log(out.embedded);
+  return out;
+}
+
+// `audit verify`: every tenant's hash chain (or one tenant's) and Merkle
+// root; on the embedded log, for every tenant, also the write side's
+// recovery from snapshots against a replay of the whole log. Read-only: it
+// may run beside a node.
+// The notary's public key for checking heads: given in hex, or derived from
+// a key file (the data directory's by default, when it exists).
+kw::result<std::string> audit_public_key(const audit_log_options& o, const std::string& given,
+                                         const std::string& key_file) {
+  if (!given.empty()) {
+    if (auto id = kw::key_id_of(given); !id) return id.err();
+    return given;
+  }
+  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
+  if (!cfg) return cfg.err();
+  if (!o.data_dir.empty()) cfg->data_dir = o.data_dir;
+  std::string file = !key_file.empty() ? key_file : audit_key_file(*cfg);
+  if (struct stat st{}; ::stat(file.c_str(), &st) != 0) {
+    if (!key_file.empty()) return kw::make_error(kw::errc::not_found, "no key file " + key_file);
+    return std::string();
+  }
+  auto signer = kw::tree_head_signer::open_or_create(file);
+  if (!signer) return signer.err();
+  return (*signer)->public_key_hex();
+}
+
+int audit_verify(const audit_log_options& o, kw::audit::verify_options v, const std::string& heads_file) {
+  const std::string& tenant = v.tenant;
+  if (!heads_file.empty()) {
+    std::ifstream in(heads_file);
+    if (!in) return fail("audit verify: cannot read " + heads_file);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      auto h = kw::audit::parse_head(line);
+      if (!h) return fail("audit verify: " + heads_file + " line " + std::to_string(n) + ": " + h.err().message);
+      v.held.push_back(std::move(*h));
+    }
+  }
   // The snapshots before the log: the log read afterwards holds at least
   // everything they cover.
   std::unique_ptr<kw::storage::rocks_snapshot_store> snaps;
-  if (struct stat st{}; ::stat((data_dir + "/snapshots").c_str(), &st) == 0) {
-    auto opened = kw::storage::rocks_snapshot_store::open_read_only(data_dir + "/snapshots");
+  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
+  const std::string dir = !o.data_dir.empty() ? o.data_dir : cfg ? cfg->data_dir : "";
+  if (struct stat st{}; tenant.empty() && o.kafka_bootstrap.empty() &&
+                        ::stat((dir + "/snapshots").c_str(), &st) == 0) {
+    auto opened = kw::storage::rocks_snapshot_store::open_read_only(dir + "/snapshots");
     if (!opened) return fail(opened.err().message);
     snaps = std::move(*opened);
   }
-  auto log = kw::storage::rocks_log::open_read_only(data_dir + "/log", partitions);
-  if (!log) return fail(log.err().message);
-  int bad = 0;
-  std::size_t tenants = 0, events = 0;
-  for (int p = 0; p < partitions; ++p) {
-    std::map<std::string, std::vector<std::string>> chains;
-    for (std::int64_t at = 0;;) {
-      auto recs = (*log)->read(kw::storage::topic::events, kw::partition_id{p}, kw::log_offset{at}, 4096);
-      if (!recs) return fail(recs.err().message);
-      if (recs->empty()) break;
-      for (auto& r : *recs) chains[r.key].push_back(r.value);
-      at = recs->back().offset.get() + 1;
-    }
-    for (auto& [tenant, values] : chains) {
-      ++tenants;
-      events += values.size();
-      if (auto st = kw::verify_chain(values); !st) {
-        ++bad;
-        std::printf("tenant %s: BROKEN: %s\n", tenant.c_str(), st.err().message.c_str());
-      } else {
-        std::printf("tenant %s: %zu events, chain intact\n", tenant.c_str(), values.size());
-      }
-    }
-  }
-  std::printf("%zu tenants, %zu events, %d broken chains\n", tenants, events, bad);
+  auto log = open_audit_log(o);
+  if (!log) return fail("audit verify: " + log.err().message);
+  int bad = kw::audit::verify_chains(*log->source, v);
+  if (bad < 0) return 2;
+  if (!tenant.empty() || !log->embedded) return bad ? 1 : 0;
 
   // Recovery from the snapshots (what a restart would give) must equal a
   // replay of the whole log, aggregate by aggregate.
   int diverged = 0;
-  for (int p = 0; p < partitions; ++p) {
-    auto from_zero = kw::recover_partition(**log, nullptr, kw::partition_id{p});
+  auto& rocks = *log->embedded;
+  for (int p = 0; p < rocks.partitions(); ++p) {
+    auto from_zero = kw::recover_partition(rocks, nullptr, kw::partition_id{p});
     if (!from_zero) return fail("partition " + std::to_string(p) + ": " + from_zero.err().message);
-    auto from_snaps = snaps ? kw::recover_partition(**log, snaps.get(), kw::partition_id{p}) : from_zero;
+    auto from_snaps = snaps ? kw::recover_partition(rocks, snaps.get(), kw::partition_id{p}) : from_zero;
     if (!from_snaps) return fail("partition " + std::to_string(p) + ": " + from_snaps.err().message);
     auto diffs = kw::recovery_differences(*from_snaps, *from_zero);
     for (auto& d : diffs) std::printf("partition %d: RECOVERY DIFFERS: %s\n", p, d.c_str());
@@ -471,6 +557,31 @@ int audit_verify(const std::string& data_dir, int partitions) {
   }
   std::printf("%d aggregates whose recovery differs from a full replay\n", diverged);
   return bad || diverged ? 1 : 0;
+}
+
+int audit_replay(const audit_log_options& o, kw::audit::replay_options r, const std::string& from,
+                 const std::string& to) {
+  if (!from.empty()) {
+    auto t = kw::audit::parse_instant(from);
+    if (!t) return fail("audit replay: --from: " + t.err().message);
+    r.from = *t;
+  }
+  if (!to.empty()) {
+    auto t = kw::audit::parse_instant(to);
+    if (!t) return fail("audit replay: --to: " + t.err().message);
+    r.to = *t;
+  }
+  auto log = open_audit_log(o);
+  if (!log) return fail("audit replay: " + log.err().message);
+  return kw::audit::replay(*log->source, r);
+}
+
+int audit_state(const audit_log_options& o, const std::string& tenant, const std::string& at) {
+  auto t = kw::audit::parse_instant(at);
+  if (!t) return fail("audit state: --at: " + t.err().message);
+  auto log = open_audit_log(o);
+  if (!log) return fail("audit state: " + log.err().message);
+  return kw::audit::state_at(*log->source, tenant, *t);
 }
 
 }  // namespace
@@ -508,13 +619,62 @@ int main(int argc, char** argv) {
 
   auto* audit = app.add_subcommand("audit", "Compliance tools over the event log");
   audit->require_subcommand(1);
+  audit_log_options audit_src;
+  auto source_options = [&](CLI::App* c) {
+    c->add_option("-c,--config", audit_src.config_path, "TOML configuration file")->check(CLI::ExistingFile);
+    c->add_option("-d,--data-dir", audit_src.data_dir, "Data directory of an embedded-log node (overrides the config)");
+    c->add_option("-p,--partitions", audit_src.partitions, "Partitions of the embedded log (default: the config's)")
+        ->check(CLI::Range(1, 1024));
+    c->add_option("--kafka", audit_src.kafka_bootstrap, "Read Kafka at these bootstrap servers instead");
+    c->add_option("--topic-prefix", audit_src.topic_prefix, "Prefix of Keepwatch's Kafka topic names");
+  };
   auto* verify = audit->add_subcommand(
-      "verify", "Verify every tenant's hash chain, and that recovery from snapshots equals a full replay "
-                "(read-only: may run beside a node)");
-  std::string verify_dir;
-  int verify_partitions = 8;
-  verify->add_option("-d,--data-dir", verify_dir, "Data directory")->required();
-  verify->add_option("-p,--partitions", verify_partitions, "Partitions of the log")->check(CLI::Range(1, 1024));
+      "verify", "Verify every tenant's (or one tenant's) hash chain and Merkle root; with every tenant on the "
+                "embedded log, also that recovery from snapshots equals a full replay (read-only: may run "
+                "beside a node)");
+  source_options(verify);
+  kw::audit::verify_options verify_opts;
+  std::string verify_heads, verify_key_file;
+  auto* verify_one = verify->add_option("--tenant", verify_opts.tenant, "Only this tenant");
+  verify->add_option("--heads", verify_heads,
+                     "Signed heads kept outside the log (JSON lines from `audit heads`): the log must extend each");
+  verify->add_option("--public-key", verify_opts.public_key,
+                     "The notary's Ed25519 public key (hex) to check heads' signatures with");
+  verify->add_option("--key-file", verify_key_file,
+                     "Derive the public key from this signing key file (default: the data directory's, if any)");
+  verify->add_flag("--all", "Every tenant (the default)")->excludes(verify_one);
+
+  auto* replay_cmd = audit->add_subcommand(
+      "replay", "Write a tenant's events between two instants, read from the log and chain-verified as it "
+                "goes: who did what, when, from where, with before and after");
+  source_options(replay_cmd);
+  kw::audit::replay_options replay_opts;
+  std::string replay_from, replay_to;
+  replay_cmd->add_option("--tenant", replay_opts.tenant, "The tenant")->required();
+  replay_cmd->add_option("--from", replay_from, "From this instant (UTC, e.g. 2026-12-07T10:00:00Z)");
+  replay_cmd->add_option("--to", replay_to, "Up to this instant, inclusive");
+  replay_cmd->add_option("--format", replay_opts.format, "jsonl (default) or csv")
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  replay_cmd->add_option("--out", replay_opts.out, "Write to this file instead of stdout");
+
+  auto* heads_cmd = audit->add_subcommand(
+      "heads", "Print the signed tree heads recorded in a tenant's chain, as JSON lines an auditor keeps");
+  source_options(heads_cmd);
+  std::string heads_tenant;
+  heads_cmd->add_option("--tenant", heads_tenant, "The tenant")->required();
+
+  auto* pubkey_cmd = audit->add_subcommand("public-key", "Print the notary's Ed25519 public key and key id");
+  std::string pubkey_file;
+  pubkey_cmd->add_option("-c,--config", audit_src.config_path, "TOML configuration file")->check(CLI::ExistingFile);
+  pubkey_cmd->add_option("-d,--data-dir", audit_src.data_dir, "Data directory (overrides the config)");
+  pubkey_cmd->add_option("--key-file", pubkey_file, "The signing key file (default: the configured one)");
+
+  auto* state_cmd = audit->add_subcommand(
+      "state", "Print a tenant's and its monitors' state as of an instant, rebuilt from the log");
+  source_options(state_cmd);
+  std::string state_tenant, state_at;
+  state_cmd->add_option("--tenant", state_tenant, "The tenant")->required();
+  state_cmd->add_option("--at", state_at, "The instant (UTC, e.g. 2026-12-07T10:00:00Z)")->required();
 
   auto* broker_cmd = app.add_subcommand(
       "dev-broker",
@@ -531,7 +691,26 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) return serve(config_path, data_dir);
-  if (verify->parsed()) return audit_verify(verify_dir, verify_partitions);
+  if (verify->parsed()) {
+    auto pk = audit_public_key(audit_src, verify_opts.public_key, verify_key_file);
+    if (!pk) return fail("audit verify: " + pk.err().message);
+    verify_opts.public_key = *pk;
+    return audit_verify(audit_src, verify_opts, verify_heads);
+  }
+  if (heads_cmd->parsed()) {
+    auto log = open_audit_log(audit_src);
+    if (!log) return fail("audit heads: " + log.err().message);
+    return kw::audit::heads(*log->source, heads_tenant);
+  }
+  if (pubkey_cmd->parsed()) {
+    auto pk = audit_public_key(audit_src, "", pubkey_file);
+    if (!pk) return fail("audit public-key: " + pk.err().message);
+    if (pk->empty()) return fail("audit public-key: no signing key yet (a node makes it at first start)");
+    std::printf("%s\nkey id %s\n", pk->c_str(), kw::key_id_of(*pk)->c_str());
+    return 0;
+  }
+  if (replay_cmd->parsed()) return audit_replay(audit_src, replay_opts, replay_from, replay_to);
+  if (state_cmd->parsed()) return audit_state(audit_src, state_tenant, state_at);
   if (views_run->parsed()) return projections_run(views_config, views_dir, run_names);
   if (views_rebuild->parsed()) return projections_rebuild(views_config, views_dir, rebuild_name);
   if (views_status->parsed()) return projections_status(views_config, views_dir);

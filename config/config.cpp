@@ -104,6 +104,8 @@ std::vector<key_spec> specs(node_config& c) {
       str_key("database", "app_url", &c.database_app_url),
       int_key("tenants", "passivate_after_s", &c.passivate_after_s, 1, 86400 * 7),
       int_key("snapshots", "interval_s", &c.snapshot_interval_s, 1, 86400),
+      int_key("audit", "head_interval_s", &c.audit_head_interval_s, 1, 86400),
+      str_key("audit", "signing_key_file", &c.audit_signing_key_file),
       int_key("checks", "prober_threads", &c.prober_threads, 1, 64),
       int_key("checks", "jitter_pct", &c.jitter_pct, 0, 50),
       int_key("checks", "webhook_max_attempts", &c.webhook_max_attempts, 1, 20),

@@ -37,6 +37,9 @@ struct node_config {
   int passivate_after_s = 600;
   // [snapshots]
   int snapshot_interval_s = 300;
+  // [audit]: signed tree heads (actors/host/notary.hpp).
+  int audit_head_interval_s = 600;     // how often changed tenants get a signed head
+  std::string audit_signing_key_file;  // empty: <data_dir>/audit-signing.key, made at first start
   // [checks]
   int prober_threads = 1;
   int jitter_pct = 10;  // each check fires at interval ± jitter

@@ -38,7 +38,7 @@ using event_data = std::variant<
     check_completed,
     // tenant aggregate, added after the first release: appended so the
     // alternatives above keep their indices
-    api_calls_recorded>;
+    api_calls_recorded, tree_head_signed>;
 
 // Who caused a command: a user, an API key, or the system itself.
 struct actor_ref {

@@ -150,6 +150,12 @@ inline auto fields_of(type_tag<api_calls_recorded>) {
   using T = api_calls_recorded;
   return std::make_tuple(fld("day", &T::day), fld("calls", &T::calls));
 }
+inline auto fields_of(type_tag<tree_head_signed>) {
+  using T = tree_head_signed;
+  return std::make_tuple(fld("tree_size", &T::tree_size), fld("root", &T::root),
+                         fld("signed_at", &T::signed_at), fld("key_id", &T::key_id),
+                         fld("signature", &T::signature));
+}
 
 // ---- monitor aggregate ---------------------------------------------------
 

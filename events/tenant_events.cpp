@@ -26,5 +26,6 @@ KW_DEFINE_EVENT_JSON(status_page_deleted)
 KW_DEFINE_EVENT_JSON(maintenance_scheduled)
 KW_DEFINE_EVENT_JSON(maintenance_cancelled)
 KW_DEFINE_EVENT_JSON(api_calls_recorded)
+KW_DEFINE_EVENT_JSON(tree_head_signed)
 
 }  // namespace kw

@@ -164,6 +164,20 @@ struct api_calls_recorded {
   std::int64_t calls = 0; // 1..10^9
 };
 
+// A signed tree head (events/README.md, "Signed tree heads"): the node's
+// notary signed, with its Ed25519 key, the root of the Merkle tree over the
+// tenant's first `tree_size` chained events. Recorded in the tenant's own
+// chain, so the history carries the heads that vouch for it. Changes nothing
+// but version.
+struct tree_head_signed {
+  KW_EVENT_TYPE("tenant.tree_head_signed", 1)
+  std::int64_t tree_size = 0;  // events covered: leaves 0 .. tree_size-1
+  std::string root;            // 64 lowercase hex: RFC 9162 root of those leaves
+  timestamp signed_at;         // when the notary signed (part of the signed bytes)
+  std::string key_id;          // 16 lowercase hex: the first 8 bytes of SHA-256(public key)
+  std::string signature;       // 128 lowercase hex: Ed25519 over the head's message
+};
+
 KW_EVENT_JSON(tenant_created)
 KW_EVENT_JSON(tenant_renamed)
 KW_EVENT_JSON(tenant_plan_changed)
@@ -184,5 +198,6 @@ KW_EVENT_JSON(status_page_deleted)
 KW_EVENT_JSON(maintenance_scheduled)
 KW_EVENT_JSON(maintenance_cancelled)
 KW_EVENT_JSON(api_calls_recorded)
+KW_EVENT_JSON(tree_head_signed)
 
 }  // namespace kw

@@ -140,6 +140,12 @@ audited audit_of(const event& e) {
           // Not audited (skipped in apply): neither is an entity change.
           [&](const check_completed&) { return audited{}; },
           [&](const api_calls_recorded&) { return audited{}; },
+          // A signed tree head is part of the trail an auditor reads.
+          [&](const tree_head_signed& d) {
+            return audited{"tree_head/" + std::to_string(d.tree_size), change::create,
+                           J{{"tree_size", d.tree_size}, {"root", d.root}, {"key_id", d.key_id},
+                             {"signed_at", format_time(d.signed_at)}}};
+          },
       },
       e.data);
 }

@@ -270,7 +270,8 @@ private:
             [&](const notification_delivered&) {},
             [&](const notification_failed&) {},
             [&](const check_completed&) {},
-            [&](const api_calls_recorded&) {},  // metering: the usage projection's
+            [&](const api_calls_recorded&) {},
+            [&](const tree_head_signed&) {},  // audit only  // metering: the usage projection's
         },
         e.data);
   }

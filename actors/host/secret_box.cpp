@@ -1,15 +1,11 @@
 // See secret_box.hpp.
 #include "actors/host/secret_box.hpp"
 
-#include <fcntl.h>
-#include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "actors/host/key_file.hpp"
 
-#include <cerrno>
+#include <sodium.h>
 
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 namespace kw {
@@ -21,36 +17,13 @@ constexpr std::string_view prefix = "sb1:";
 result<std::shared_ptr<const secret_box>> secret_box::open_or_create(const std::string& key_file) {
   if (sodium_init() < 0) return make_error(errc::internal, "libsodium failed to initialise");
   auto box = std::make_shared<secret_box>();
-  std::ifstream in(key_file, std::ios::binary);
-  if (!in && errno != ENOENT)
-    return make_error(errc::storage, "secret key " + key_file + ": " + std::strerror(errno));
-  if (in) {
-    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-    if (bytes.size() != box->key_.size())
-      return make_error(errc::invalid, "secret key " + key_file + ": expected " +
-                                           std::to_string(box->key_.size()) + " bytes, found " +
-                                           std::to_string(bytes.size()));
-    std::copy(bytes.begin(), bytes.end(), box->key_.begin());
-    return std::shared_ptr<const secret_box>(box);
-  }
-  // A new key: written to a temporary file, synced, then renamed into place
-  // (and the directory synced), so a crash leaves either no key or the whole
-  // key — never a key lost after secrets sealed with it reached the log.
-  crypto_secretbox_keygen(box->key_.data());
-  auto tmp = key_file + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(errc::storage, "secret key " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, box->key_.data(), box->key_.size()) == ssize_t(box->key_.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), key_file.c_str()) != 0)
-    return make_error(errc::storage, "secret key " + key_file + ": cannot write: " + std::strerror(errno));
-  auto slash = key_file.find_last_of('/');
-  auto dir = slash == std::string::npos ? std::string(".") : key_file.substr(0, slash + 1);
-  if (int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-    ::fsync(d);
-    ::close(d);
-  }
+  auto key = read_or_create_key(key_file, box->key_.size(), "secret key", [] {
+    std::string k(crypto_secretbox_KEYBYTES, '\0');
+    crypto_secretbox_keygen(reinterpret_cast<unsigned char*>(k.data()));
+    return k;
+  });
+  if (!key) return key.err();
+  std::copy(key->begin(), key->end(), box->key_.begin());
   return std::shared_ptr<const secret_box>(box);
 }
 

@@ -136,6 +136,7 @@ needed permission_for(const state& s, const body& b) {
           [](const suspend_tenant&) { return needed{true, {}}; },
           [](const activate_tenant&) { return needed{true, {}}; },
           [](const record_api_calls&) { return needed{true, {}}; },
+          [](const record_tree_head&) { return needed{true, {}}; },
           [](const rename_tenant&) { return needed{false, permission::manage_tenant}; },
           [](const change_plan&) { return needed{false, permission::manage_tenant}; },
           [](const update_tenant&) { return needed{false, permission::manage_tenant}; },
@@ -382,6 +383,17 @@ struct handler {
                                        std::to_string(max_api_calls_per_record));
     return one(api_calls_recorded{c.day, c.calls});
   }
+
+  outcome operator()(const record_tree_head& c) const {
+    auto hex = [](const std::string& v, std::size_t n) {
+      return v.size() == n && v.find_first_not_of("0123456789abcdef") == std::string::npos;
+    };
+    if (c.tree_size < 1) return reject(errc::invalid, "a tree head covers at least one event");
+    if (!hex(c.root, 64)) return reject(errc::invalid, "root must be 64 lowercase hex digits");
+    if (!hex(c.key_id, 16)) return reject(errc::invalid, "key_id must be 16 lowercase hex digits");
+    if (!hex(c.signature, 128)) return reject(errc::invalid, "signature must be 128 lowercase hex digits");
+    return one(tree_head_signed{c.tree_size, c.root, c.signed_at, c.key_id, c.signature});
+  }
 };
 
 }  // namespace
@@ -410,7 +422,9 @@ outcome decide(const state& s, const command& c, const plan_catalog& plans) {
   if (s.recent.contains(c.meta.command_id)) return events{};  // a replay
 
   const bool creating = std::holds_alternative<create_tenant>(c.b);
-  if (!s.exists || s.status == tenant_status::deleted) {
+  const bool notarising_deleted = s.exists && s.status == tenant_status::deleted &&
+                                  std::holds_alternative<record_tree_head>(c.b);
+  if ((!s.exists || s.status == tenant_status::deleted) && !notarising_deleted) {
     if (!creating || s.exists) return reject(errc::not_found, "no such tenant");
   } else if (creating) {
     return reject(errc::conflict, "the tenant already exists");
@@ -424,7 +438,8 @@ outcome decide(const state& s, const command& c, const plan_catalog& plans) {
 
   // Metering goes on while suspended: the tenant's reads are still served.
   if (s.status == tenant_status::suspended && !std::holds_alternative<activate_tenant>(c.b) &&
-      !std::holds_alternative<delete_tenant>(c.b) && !std::holds_alternative<record_api_calls>(c.b))
+      !std::holds_alternative<delete_tenant>(c.b) && !std::holds_alternative<record_api_calls>(c.b) &&
+      !std::holds_alternative<record_tree_head>(c.b))
     return reject(errc::suspended, "the tenant is suspended");
 
   if (c.meta.expected_version >= 0 && c.meta.expected_version != s.version)
@@ -517,6 +532,7 @@ state evolve(state s, const event& e) {
           },
           // Metering: counted by the usage read model, not by the tenant.
           [&](const api_calls_recorded&) { tenant_event([] {}); },
+          [&](const tree_head_signed&) { tenant_event([] {}); },
           // The monitor's lifecycle is the tenant's to decide: these events
           // are in the tenant's stream (subject monitor/<id>) and count.
           [&](const monitor_created& d) {

@@ -178,6 +178,14 @@ struct record_api_calls {
   std::int64_t calls = 0;
 };
 inline constexpr std::int64_t max_api_calls_per_record = 1'000'000'000;
+// Platform-only: the notary records a signed head of the tenant's history
+// (tree_head_signed). Accepted while suspended and after deletion, so the
+// last events of a tenant are vouched for too.
+struct record_tree_head {
+  std::int64_t tree_size = 0;
+  std::string root, key_id, signature;
+  timestamp signed_at;
+};
 
 using body = std::variant<
     create_tenant, rename_tenant, change_plan, suspend_tenant, activate_tenant,
@@ -185,7 +193,7 @@ using body = std::variant<
     revoke_api_key, create_channel, update_channel, delete_channel,
     create_status_page, update_status_page, delete_status_page,
     schedule_maintenance, cancel_maintenance, create_monitor, delete_monitor,
-    record_api_calls, update_tenant>;
+    record_api_calls, update_tenant, record_tree_head>;
 
 struct command {
   kw::command_meta meta;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "actors/host/node_fixture.hpp"
+#include "actors/host/notary.hpp"
 
 using namespace kw;
 using namespace kw::test;
@@ -108,6 +109,29 @@ int main(int argc, char** argv) {
                  initech),
        "initech monitor");
   must(n.execute(tcmd(tenant::delete_tenant{}), initech), "delete tenant");
+
+  // The notary signs a head for every tenant (initech's after its deletion),
+  // then acme changes once more and gets a second head.
+  auto signer = tree_head_signer::open_or_create(std::string(argv[2]) + "/audit-signing.key");
+  if (!signer) return 1;
+  notary_options no;
+  no.dir = std::string(argv[2]) + "/merkle";
+  no.signer = *signer;
+  no.head_interval = std::chrono::hours(1);
+  auto nt = notary::start(n, no);
+  if (!nt) {
+    std::fprintf(stderr, "notary: %s\n", nt.err().message.c_str());
+    return 1;
+  }
+  if (auto st = (*nt)->catch_up_and_sign(); !st) ++failures;
+  must(n.execute(tcmd(tenant::rename_tenant{"Acme Corp."}), acme), "rename again");
+  if (auto st = (*nt)->catch_up_and_sign(); !st) ++failures;
+  if ((*nt)->heads_issued() != 4) {
+    std::fprintf(stderr, "notary: %lld heads issued, 4 expected\n", static_cast<long long>((*nt)->heads_issued()));
+    ++failures;
+  }
+  (*nt)->stop();
+  std::printf("public-key %s\n", (*signer)->public_key_hex().c_str());
   n.stop();
   std::printf("scenario done, %d failures\n", failures);
   return failures == 0 ? 0 : 1;

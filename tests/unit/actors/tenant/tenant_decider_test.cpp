@@ -786,3 +786,51 @@ TEST(tenant_evolve, ignores_the_monitors_own_events) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- tree heads
+
+kt::record_tree_head a_head(std::int64_t size = 3) {
+  return kt::record_tree_head{size, std::string(64, 'a'), std::string(16, 'b'), std::string(128, 'c'),
+                              timestamp{1'780'000'000'000'000}};
+}
+
+TEST(tenant_record_tree_head, records_the_head_for_the_platform_only_and_changes_only_the_version) {
+  spec t;
+  t.given({created(), api_key_created{"k1", "ci", hash_a, "read_write"}});
+  auto before = t.state();
+  t.when(a_head(), user("u-owner")).then_error(errc::forbidden);
+  t.when(a_head(), key("k1")).then_error(errc::forbidden);
+  auto h = a_head();
+  t.when(h, platform())
+      .then({tree_head_signed{h.tree_size, h.root, h.signed_at, h.key_id, h.signature}});
+  EXPECT_EQ(t.state().version, before.version + 1);
+  auto after = t.state();
+  after.version = before.version;
+  after.recent = before.recent;
+  EXPECT_EQ(after, before);
+  EXPECT_TRUE(kt::in_tenant_stream(tree_head_signed{}));
+}
+
+TEST(tenant_record_tree_head, vouches_for_suspended_and_deleted_tenants_but_not_unknown_ones) {
+  auto h = a_head();
+  const tree_head_signed e{h.tree_size, h.root, h.signed_at, h.key_id, h.signature};
+  spec().given({created(), tenant_suspended{"unpaid"}}).when(h, platform()).then({e});
+  spec().given({created(), tenant_deleted{}}).when(h, platform()).then({e});
+  spec().when(h, platform()).then_error(errc::not_found);
+  // A deleted tenant still takes nothing else.
+  spec().given({created(), tenant_deleted{}}).when(kt::record_api_calls{"2026-11-24", 9}, platform())
+      .then_error(errc::not_found);
+}
+
+TEST(tenant_record_tree_head, rejects_a_malformed_head) {
+  auto bad = [](auto change) {
+    auto h = a_head();
+    change(h);
+    spec().given({created()}).when(h, platform()).then_error(errc::invalid);
+  };
+  bad([](auto& h) { h.tree_size = 0; });
+  bad([](auto& h) { h.root = std::string(63, 'a'); });
+  bad([](auto& h) { h.root = std::string(64, 'A'); });
+  bad([](auto& h) { h.key_id = "xyz"; });
+  bad([](auto& h) { h.signature = std::string(127, 'c'); });
+}

@@ -1,7 +1,8 @@
 // Writes a scripted history through a node on Kafka: tenants with members,
 // keys, channels, status pages, maintenance, monitors that go down and up,
-// plan changes, a suspension and a deletion. Used by kafka_contract_test.py,
-// which reads the topics back with kcat. Usage: kafka_scenario BOOTSTRAP DIR
+// plan changes, a suspension and a deletion, then signed tree heads. Used by
+// kafka_contract_test.py, which reads the topics back with kcat, and by the
+// audit tests. Usage: kafka_scenario BOOTSTRAP|embedded DIR
 #include <cstdio>
 
 #include "actors/host/node_fixture.hpp"
@@ -31,10 +32,13 @@ monitor::command check(bool ok) {
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
   auto o = options(argv[2]);
-  storage::kafka_options k;
-  k.bootstrap_servers = argv[1];
-  k.timeout = std::chrono::seconds(20);
-  o.kafka = k;
+  // "embedded": the same history on the embedded log in DIR instead.
+  if (std::string(argv[1]) != "embedded") {
+    storage::kafka_options k;
+    k.bootstrap_servers = argv[1];
+    k.timeout = std::chrono::seconds(20);
+    o.kafka = k;
+  }
   auto started = node::start(o);
   if (!started) {
     std::fprintf(stderr, "start: %s\n", started.err().message.c_str());

@@ -101,10 +101,33 @@ int dev_broker(int brokers, int partitions, const std::string& prefix) {
                "For development and tests only: the data lives in memory and is gone at exit, and each partition "
                "keeps at most 5 MiB or 100,000 message sets (older records are dropped).",
                brokers, (*broker)->bootstrap(), partitions, prefix);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("dev-broker: signal {}: stopping", sig);
-  return 0;
+  // librdkafka 2.0.2's mock cluster cannot keep more per partition (see
+  // dev_broker.hpp): watch every partition, and say it loudly the moment
+  // one has dropped records. The node refuses the partial log by itself.
+  std::map<std::pair<std::string, int>, std::int64_t> reported;
+  for (;;) {
+    timespec every{1, 0};
+    const int sig = sigtimedwait(&stop_signals, nullptr, &every);
+    if (sig > 0) {
+      spdlog::info("dev-broker: signal {}: stopping", sig);
+      return 0;
+    }
+    auto dropped = (*broker)->dropped();
+    if (!dropped) {
+      spdlog::warn("dev-broker: {}", dropped.err().message);
+      continue;
+    }
+    for (const auto& d : *dropped) {
+      auto& seen = reported[{d.topic, d.partition}];
+      if (d.earliest <= seen) continue;
+      seen = d.earliest;
+      spdlog::error("dev-broker: RECORDS LOST: {} partition {} dropped every record below offset {} "
+                    "(the mock cluster keeps at most 5 MiB or 100,000 message sets per partition). "
+                    "A Keepwatch node will refuse this log; start over with a fresh dev broker and "
+                    "empty data, or use a real Kafka for long histories.",
+                    d.topic, d.partition, d.earliest);
+    }
+  }
 }
 
 // The key that signs access tokens: read from `path`, or made there (32
@@ -347,6 +370,7 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     ao.admin_password = cfg->gateway_admin_password;
     ao.metrics_token = cfg->gateway_metrics_token;
     ao.auth_rate_per_ip_per_min = cfg->gateway_auth_rate_per_ip_per_min;
+    ao.problems = [v = views.get()] { return v ? v->problems() : std::vector<std::string>{}; };
     ao.auth_rate_per_account_per_min = cfg->gateway_auth_rate_per_account_per_min;
     try {
       api = std::make_unique<kw::gateway::api>(**n, ao);

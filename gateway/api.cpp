@@ -717,8 +717,12 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
   });
   r.add("GET", "/readyz", [im](const http_request&, const path_params&) {
     const bool db = im->pool.reachable();
-    const int st = db ? 200 : 503;
-    return http_response::json(st, {{"status", db ? "ready" : "not ready"}, {"database", db}});
+    std::vector<std::string> problems;
+    if (im->opts.problems) problems = im->opts.problems();
+    const bool ready = db && problems.empty();
+    auto body = json{{"status", ready ? "ready" : "not ready"}, {"database", db}};
+    if (!problems.empty()) body["problems"] = problems;
+    return http_response::json(ready ? 200 : 503, body);
   });
   r.add("GET", "/api/v1/openapi.json", [](const http_request&, const path_params&) {
     auto res = http_response::json(200, openapi_document());

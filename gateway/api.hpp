@@ -13,9 +13,11 @@
 // limit is a 429 with Retry-After.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "config/plan.hpp"
 #include "events/result.hpp"
@@ -66,6 +68,9 @@ struct api_options {
   // gateway.auth_rate_per_account_per_min.
   int auth_rate_per_ip_per_min = 60;
   int auth_rate_per_account_per_min = 10;
+  // Why the node is not ready besides PostgreSQL (a projection stopped on a
+  // truncated log, ...): /readyz answers 503 with these as "problems".
+  std::function<std::vector<std::string>()> problems;
 };
 
 // `url` (a libpq URL or key=value string) with the user keepwatch_app and no

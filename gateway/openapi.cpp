@@ -44,7 +44,7 @@ json build() {
                           {"properties", {{"field", {{"type", "string"}}}, {"message", {{"type", "string"}}}}}}}}}}}}}}}};
   json paths;
   paths["/healthz"]["get"] = {{"summary", "Liveness"}, {"responses", {{"200", {{"description", "alive"}}}}}};
-  paths["/readyz"]["get"] = {{"summary", "Readiness: PostgreSQL reachable"},
+  paths["/readyz"]["get"] = {{"summary", "Readiness: PostgreSQL reachable and every projection running (503 lists the problems)"},
                              {"responses", {{"200", {{"description", "ready"}}}, {"503", {{"description", "not ready"}}}}}};
   paths["/api/v1/stream"]["get"] = {
       {"summary",

@@ -73,6 +73,9 @@ struct runner::impl {
   // Assigned but not yet positioned from PostgreSQL (it was unreachable).
   std::set<topic_partition> unsynced;
   runner_stats stats;
+  // Set once the log no longer holds records this projection still needs
+  // (its offset is below a partition's earliest offset): it stops for good.
+  std::optional<error> halted;
 
   status connect() {
     if (db && db->is_open()) return ok_status();
@@ -112,6 +115,19 @@ struct runner::impl {
         auto t = topic_of_name(row[0].as<std::string>());
         if (!t) continue;
         stored[{*t, partition_id{row[1].as<int>()}}] = row[2].as<std::int64_t>();
+      }
+      // A truncated events topic is never projected: the records between
+      // this projection's offset and the partition's earliest are gone.
+      for (auto& tp : parts) {
+        if (tp.t != storage::topic::events) continue;
+        const std::int64_t at = stored.count(tp) ? stored[tp] : 0;
+        auto st = storage::check_not_truncated(*log, tp.t, tp.partition, log_offset{at},
+                                               std::string("projection ") + proj->name());
+        if (!st) {
+          if (st.err().code == errc::storage) halted = st.err();
+          for (auto& x : parts) unsynced.insert(x);
+          return st;
+        }
       }
       for (auto& tp : parts) {
         const std::int64_t at = stored.count(tp) ? stored[tp] : 0;
@@ -231,6 +247,10 @@ struct runner::impl {
   }
 
   result<std::size_t> step() {
+    if (halted) {
+      if (consumer) consumer->close();  // leaves its group: it reads nothing more
+      return *halted;
+    }
     if (auto st = connect(); !st) return st.err();
     if (!unsynced.empty()) {
       if (auto st = sync({unsynced.begin(), unsynced.end()}); !st) return st.err();
@@ -352,6 +372,8 @@ result<std::unique_ptr<runner>> runner::open(std::unique_ptr<projection> p, stor
 }
 
 const projection& runner::view() const { return *impl_->proj; }
+
+std::optional<error> runner::halted() const { return impl_->halted; }
 
 result<std::size_t> runner::step() { return impl_->step(); }
 

@@ -19,6 +19,13 @@
 //    crash, never lost.
 //  - A database or log that is down is an error of step(); nothing is lost,
 //    the next step() tries again.
+//  - Never from a truncated log. When a partition of the events topic is
+//    (re)assigned, its earliest offset is compared with the offset
+//    PostgreSQL holds: if records in between are gone (retention, the dev
+//    broker's limit), nothing of that batch is read or written, the runner
+//    leaves its group and halts for good: every later step() returns the
+//    error (errc::storage, naming the topic, partition and both offsets),
+//    and halted() has it.
 // One thread at a time (the projection's actor, service.hpp, or a CLI).
 #pragma once
 
@@ -66,6 +73,9 @@ public:
   runner& operator=(const runner&) = delete;
 
   const projection& view() const;
+
+  // Why the runner stopped for good (a truncated log), if it did.
+  std::optional<error> halted() const;
 
   // One poll and the batch it brought. Returns how many records were
   // consumed (0: nothing new within the poll timeout).

@@ -2,6 +2,8 @@
 #include "projections/service.hpp"
 
 #include <atomic>
+#include <map>
+#include <mutex>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -15,6 +17,8 @@ using step_atom = caf::atom_constant<caf::atom("step")>;
 
 struct shared_counters {
   std::atomic<std::int64_t> records{0};
+  std::mutex mu;
+  std::map<std::string, std::string> halted;  // projection -> why
 };
 
 struct runner_state {
@@ -36,6 +40,13 @@ caf::behavior projection_actor(caf::stateful_actor<runner_state>* self, std::sha
       [=](step_atom) {
         auto& st = self->state;
         auto n = st.r->step();
+        if (!n && st.r->halted()) {
+          // Stopped for good (a truncated log): say it once, then idle.
+          spdlog::error("projection {} stopped: {}", st.r->view().name(), n.err().message);
+          std::lock_guard<std::mutex> lk(counters->mu);
+          counters->halted[st.r->view().name()] = n.err().message;
+          return;
+        }
         if (!n) {
           spdlog::warn("projection {}: {} (retrying)", st.r->view().name(), n.err().message);
           self->delayed_send(self, o.retry_pause, step_atom::value);
@@ -98,6 +109,14 @@ result<std::unique_ptr<service>> service::start(storage::event_log& log, service
 }
 
 std::int64_t service::records() const { return impl_->counters->records.load(); }
+
+std::vector<std::string> service::problems() const {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lk(impl_->counters->mu);
+  for (const auto& [name, why] : impl_->counters->halted)
+    out.push_back("projection " + name + " stopped: " + why);
+  return out;
+}
 
 void service::stop() {
   if (!impl_ || impl_->stopped) return;

@@ -6,7 +6,8 @@
 // Each actor loops: step; when a poll brings nothing, and at least every
 // `tick_interval`, it runs the projection's time-dependent statements. An
 // error (database or log down) is logged and retried after a pause; the
-// runner's guarantees make a retry safe.
+// runner's guarantees make a retry safe. A runner that halted (a truncated
+// log) is logged once as an error and left idle; problems() says why.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,10 @@ public:
 
   // Records consumed so far, over all projections.
   std::int64_t records() const;
+
+  // Why projections stopped for good (a truncated log: runner.hpp), one
+  // line each; empty while every projection runs. /readyz reports them.
+  std::vector<std::string> problems() const;
 
   // Stops every actor (each finishes its batch and leaves its group).
   // Idempotent; the destructor calls it.

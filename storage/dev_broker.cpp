@@ -14,8 +14,11 @@ struct dev_broker::impl {
   rd_kafka_t* rk = nullptr;
   rd_kafka_mock_cluster_t* cluster = nullptr;
   int brokers = 0;
+  std::vector<std::pair<std::string, int>> topics;  // created: name, partitions
+  rd_kafka_t* client = nullptr;  // asks the earliest offsets (dropped())
 
   ~impl() {
+    if (client) rd_kafka_destroy(client);
     if (cluster) rd_kafka_mock_cluster_destroy(cluster);
     if (rk) rd_kafka_destroy(rk);
   }
@@ -75,9 +78,35 @@ status dev_broker::create_topic(const std::string& name, int partitions, int rep
                                     " partitions, replication factor " +
                                     std::to_string(replication_factor) + " on " +
                                     std::to_string(impl_->brokers) + " broker(s)"};
-  return mock_status(
+  auto st = mock_status(
       rd_kafka_mock_topic_create(impl_->cluster, name.c_str(), partitions, replication_factor),
       "creating topic " + name);
+  if (st) impl_->topics.emplace_back(name, partitions);
+  return st;
+}
+
+result<std::vector<dev_broker::dropped_records>> dev_broker::dropped() {
+  if (!impl_->client) {
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap().c_str(), errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
+    impl_->client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!impl_->client) {
+      rd_kafka_conf_destroy(conf);
+      return error{errc::internal, std::string("dev broker: creating a client: ") + errstr};
+    }
+  }
+  std::vector<dropped_records> out;
+  for (const auto& [name, partitions] : impl_->topics)
+    for (int p = 0; p < partitions; ++p) {
+      std::int64_t lo = 0, hi = 0;
+      const auto err = rd_kafka_query_watermark_offsets(impl_->client, name.c_str(), p, &lo, &hi, 5000);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return mock_status(err, "earliest offset of " + name + "/" + std::to_string(p)).err();
+      if (lo > 0) out.push_back({name, p, lo});
+    }
+  return out;
 }
 
 status dev_broker::broker_down(int id) {

@@ -3,8 +3,12 @@
 // persisted, and (librdkafka 2.0.2) it does not implement CreateTopics, nor
 // transaction markers: records of an aborted transaction that reached it stay
 // visible to read_committed readers. It keeps at most 5 MiB or 100,000
-// message sets per partition and silently drops the oldest beyond that (a
-// reader then jumps past the gap): keep development histories below it.
+// message sets per partition and drops the oldest beyond that, without an
+// error (a reader then jumps past the gap). librdkafka 2.0.2 has no way to
+// raise that limit (rd_kafka_mock_partition_init fixes max_size and max_cnt,
+// and no mock API sets them), so dropped() reports it: `keepwatch
+// dev-broker` checks it every second and says so loudly, and the node's
+// truncation checks (check_not_truncated) refuse the partial log.
 // Keepwatch's topics must be created on it
 // with create_topic (kafka_topic_specs() lists them); `keepwatch dev-broker`
 // does that.
@@ -19,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "events/result.hpp"
 
@@ -63,6 +68,17 @@ public:
 
   // Creates a topic (an existing one is an error: errc::conflict).
   status create_topic(const std::string& name, int partitions, int replication_factor = 1);
+
+  // A partition whose oldest records the mock cluster has dropped: its
+  // earliest offset is above 0.
+  struct dropped_records {
+    std::string topic;
+    int partition = 0;
+    std::int64_t earliest = 0;  // every record below it is gone
+  };
+  // Every partition of the topics made with create_topic that lost records
+  // (asked over the Kafka protocol, as any client would).
+  result<std::vector<dropped_records>> dropped();
 
   status broker_down(int id);  // drops its connections and refuses new ones
   status broker_up(int id);

@@ -27,4 +27,18 @@ result<append_ack> event_log::append_sync(partition_id p, std::vector<record> re
   return fut.get();
 }
 
+status check_not_truncated(event_log& log, topic t, partition_id p, log_offset needed,
+                           const std::string& who) {
+  auto begin = log.begin_offset(t, p);
+  if (!begin) return begin.err();
+  if (begin->get() <= needed.get()) return ok_status();
+  return error{errc::storage,
+               std::string("the log is truncated: ") + topic_name(t) + " partition " +
+                   std::to_string(p.get()) + " begins at offset " + std::to_string(begin->get()) +
+                   " but " + who + " needs it from offset " + std::to_string(needed.get()) +
+                   ": records were deleted (a finite retention.ms or retention.bytes, or the dev "
+                   "broker's per-partition limit). Refusing to go on from a partial log: restore "
+                   "the topic's records, or start over on an empty log and empty read models"};
+}
+
 }  // namespace kw::storage

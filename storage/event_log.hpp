@@ -79,6 +79,14 @@ public:
   virtual result<std::string> seal(const std::string& prev_hash, std::string& value) = 0;
 };
 
+// Refuses to go on from a truncated log: ok when (t, p) still holds every
+// record from `needed` on; otherwise errc::storage naming the topic, the
+// partition, both offsets, `who` needs them, and what to do. Nothing may be
+// recovered, projected or verified from a log whose needed records are gone.
+class event_log;
+status check_not_truncated(event_log& log, topic t, partition_id p, log_offset needed,
+                           const std::string& who);
+
 class event_log {
 public:
   virtual ~event_log() = default;
@@ -100,6 +108,11 @@ public:
   // offset the next append will get (= number of records); on Kafka the last
   // stable offset.
   virtual result<log_offset> end_offset(topic t, partition_id p) = 0;
+
+  // The offset of the earliest record (t, p) still holds: 0 on the embedded
+  // log, which never deletes; on Kafka the low watermark, above 0 once
+  // retention (or the dev broker's per-partition limit) deleted records.
+  virtual result<log_offset> begin_offset(topic, partition_id) { return log_offset{0}; }
 
   // How long after an append failed with errc::unavailable ("outcome
   // unknown") its outcome is settled for every reader: by then the group is

@@ -85,6 +85,9 @@ struct watch {
   // requests, and a request sent to it (assign, unassign, even asking the
   // rebalance protocol) would wait forever.
   std::atomic<bool> terminated{false};
+  // A LeaveGroup was answered (or failed): the coordinator has let go of
+  // this member.
+  std::atomic<bool> left{false};
 
   // Called with the state a "changed join state A -> B" line names.
   void join_state(const char* from, const char* to) {
@@ -133,11 +136,16 @@ public:
       return ok_status();
     };
     const std::string node = opt_.node_name.empty() ? "node" : opt_.node_name;
+    // The session timeout and heartbeat (see the header) unless the user
+    // set them.
     std::vector<std::pair<std::string, std::string>> before{
-        {"client.id", "keepwatch-" + node + "-" + group_}};
+        {"client.id", "keepwatch-" + node + "-" + group_},
+        {"session.timeout.ms", std::to_string(kafka_group_session_timeout_ms)},
+        {"heartbeat.interval.ms", std::to_string(kafka_group_heartbeat_interval_ms)}};
     std::vector<std::pair<std::string, std::string>> ours{
         {"bootstrap.servers", opt_.bootstrap_servers},
         {"group.id", kafka_group_id(opt_.topic_prefix, group_)},
+        {"group.instance.id", kafka_group_instance_id(opt_.topic_prefix, node, group_)},
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"isolation.level", "read_committed"},
         {"enable.auto.commit", "false"},
@@ -316,6 +324,7 @@ public:
     closing_ = true;
     if (rk_) {
       finish_join();
+      leave();
       rd_kafka_consumer_close(rk_);  // revokes everything through rebalance_cb
       if (watch_->caught_mid_join()) {
         // Destroying it would abort the process (see the top of this file):
@@ -353,6 +362,22 @@ private:
     const auto deadline = steady::now() + std::max(opt_.timeout, std::chrono::milliseconds(10000));
     while (watch_->mid_rebalance() && steady::now() < deadline)
       message_guard m{rd_kafka_consumer_poll(rk_, 50)};
+  }
+
+  // A static member (group.instance.id) does not leave its group when its
+  // handle closes (KIP-345; librdkafka skips the LeaveGroup on close), so
+  // its partitions would wait for its session to expire unless the same
+  // instance comes back. A clean stop should hand them over at once:
+  // unsubscribing first revokes everything (through rebalance_cb) and then
+  // sends the LeaveGroup, which librdkafka 2.0.2 does send for a static
+  // member that is not yet closing. Polls until the coordinator answered it,
+  // or a bound passes (a member that never joined has nothing to leave).
+  void leave() {
+    if (watch_->terminated.load() || !watch_->joined.load()) return;
+    if (rd_kafka_unsubscribe(rk_) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    const auto deadline = steady::now() + std::chrono::milliseconds(3000);
+    while (!watch_->left.load() && steady::now() < deadline)
+      message_guard m{rd_kafka_consumer_poll(rk_, 20)};
   }
 
   const std::string& name(topic t) const {
@@ -461,6 +486,9 @@ private:
       const char* arrow = std::strstr(buf, " -> ");
       const char* from = arrow ? std::strstr(buf, "join state ") : nullptr;
       if (from && from < arrow) w->join_state(from + 11, arrow + 4);
+    } else if (w && std::strcmp(fac, "LEAVEGROUP") == 0) {
+      // "LeaveGroup response received in state ..." (or "... error ...")
+      w->left.store(true);
     } else if (w && std::strcmp(fac, "CGRPSTATE") == 0 && std::strstr(buf, " -> term ")) {
       // "Group "g" changed state up -> term (join-state init)"
       w->terminated.store(true);
@@ -592,6 +620,11 @@ private:
 
 std::string kafka_group_id(const std::string& prefix, const std::string& group) {
   return prefix + group;
+}
+
+std::string kafka_group_instance_id(const std::string& prefix, const std::string& node,
+                                    const std::string& group) {
+  return prefix + "keepwatch-" + (node.empty() ? std::string("node") : node) + "-" + group;
 }
 
 result<std::unique_ptr<group_consumer>> open_kafka_group_consumer(const kafka_options& options,

@@ -40,6 +40,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -158,6 +159,29 @@ std::string kafka_topic_name(const std::string& prefix, topic t) {
 
 std::string kafka_chain_topic_name(const std::string& prefix) { return prefix + chain_topic_base; }
 
+status kafka_check_kept_forever(const std::string& topic_name,
+                                const std::map<std::string, std::string>& configs) {
+  const std::string fix =
+      ": its records must be kept forever. Fix: kafka-configs.sh --bootstrap-server <broker> "
+      "--alter --entity-type topics --entity-name " +
+      topic_name + " --add-config retention.ms=-1,retention.bytes=-1,cleanup.policy=delete";
+  auto at = [&](const char* k) -> std::optional<std::string> {
+    auto it = configs.find(k);
+    if (it == configs.end()) return std::nullopt;
+    return it->second;
+  };
+  const auto ms = at("retention.ms");
+  if (!ms) return error{errc::invalid, "kafka: topic " + topic_name + ": the cluster did not say its retention.ms" + fix};
+  if (*ms != "-1")
+    return error{errc::invalid, "kafka: topic " + topic_name + " has retention.ms=" + *ms + fix};
+  if (const auto bytes = at("retention.bytes"); bytes && *bytes != "-1")
+    return error{errc::invalid, "kafka: topic " + topic_name + " has retention.bytes=" + *bytes + fix};
+  if (const auto policy = at("cleanup.policy"); policy && *policy != "delete")
+    return error{errc::invalid, "kafka: topic " + topic_name + " has cleanup.policy=" + *policy +
+                                    " (compaction keeps only the last record of each tenant)" + fix};
+  return ok_status();
+}
+
 std::vector<kafka_topic_spec> kafka_topic_specs(const kafka_options& o) {
   // acks=all is durable only with min.insync.replicas > 1 where there are
   // replicas to require.
@@ -224,6 +248,7 @@ struct kafka_log::impl {
   std::string chains_name;
 
   rd_kafka_t* admin = nullptr;
+  bool dev = false;  // the cluster is the dev broker (librdkafka's mock cluster)
   rd_kafka_t* reader = nullptr;
   std::mutex read_mu;  // one read (assign, consume, unassign) at a time
 
@@ -463,6 +488,64 @@ struct kafka_log::impl {
     stored_record r;
     fill_record(r, t, m);
     return r;
+  }
+
+  // The earliest offset (t, p) still holds: the low watermark.
+  result<std::int64_t> query_begin(const std::string& topic_name, std::int32_t p,
+                                   steady::time_point deadline) {
+    std::int64_t lo = 0, hi = 0;
+    const auto err = rd_kafka_query_watermark_offsets(reader, topic_name.c_str(), p, &lo, &hi,
+                                                      std::max(1, remaining_ms(deadline)));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return to_error(classify(err, nullptr),
+                      "kafka: earliest offset of " + topic_name + "/" + std::to_string(p),
+                      rd_kafka_err2str(err));
+    return lo;
+  }
+
+  // librdkafka's mock cluster (keepwatch dev-broker) names itself
+  // "mockCluster<hex>" in its metadata.
+  void detect_dev_broker(steady::time_point deadline) {
+    if (char* id = rd_kafka_clusterid(admin, std::max(1, remaining_ms(deadline)))) {
+      dev = std::strncmp(id, "mockCluster", 11) == 0;
+      rd_kafka_mem_free(admin, id);
+    }
+  }
+
+  // The events topic must keep every record forever (DescribeConfigs). The
+  // dev broker implements no DescribeConfigs: it is not asked (its own
+  // limit is watched by `keepwatch dev-broker`, and recovery and the
+  // projections check the partitions' earliest offsets).
+  status check_events_kept_forever(steady::time_point deadline) {
+    if (dev) return ok_status();
+    const std::string n = name(topic::events);
+    rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, n.c_str());
+    queue_guard q{rd_kafka_queue_new(admin)};
+    rd_kafka_AdminOptions_t* o = admin_options(admin, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, deadline, false);
+    rd_kafka_DescribeConfigs(admin, &res, 1, o, q.q);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_ConfigResource_destroy(res);
+    auto ev = await_admin(q.q, deadline, "describing the configuration of topic " + n);
+    if (!ev) return ev.err();
+    event_guard g{ev.value()};
+    std::size_t cnt = 0;
+    const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(
+        rd_kafka_event_DescribeConfigs_result(g.e), &cnt);
+    std::map<std::string, std::string> configs;
+    for (std::size_t i = 0; i < cnt; ++i) {
+      if (const auto err = rd_kafka_ConfigResource_error(rs[i]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* msg = rd_kafka_ConfigResource_error_string(rs[i]);
+        return to_error(classify(err, nullptr), "kafka: describing topic " + n,
+                        msg ? msg : rd_kafka_err2str(err));
+      }
+      std::size_t ne = 0;
+      const rd_kafka_ConfigEntry_t** es = rd_kafka_ConfigResource_configs(rs[i], &ne);
+      for (std::size_t e = 0; e < ne; ++e) {
+        const char* v = rd_kafka_ConfigEntry_value(es[e]);
+        configs[rd_kafka_ConfigEntry_name(es[e])] = v ? v : "";
+      }
+    }
+    return kafka_check_kept_forever(n, configs);
   }
 
   // The end of (t, p), waiting (bounded) until it covers every acknowledged
@@ -875,6 +958,8 @@ result<std::unique_ptr<kafka_log>> kafka_log::open(kafka_options options,
   if (!admin) return admin.err();
   i->admin = admin.value();
   if (auto s = i->ensure_topics(deadline); !s) return s.err();
+  i->detect_dev_broker(deadline);
+  if (auto s = i->check_events_kept_forever(deadline); !s) return s.err();
 
   auto reader = make_handle(RD_KAFKA_CONSUMER, o,
                             {{"group.id", o.topic_prefix + "keepwatch-reader-" + node},
@@ -962,6 +1047,15 @@ result<log_offset> kafka_log::end_offset(topic t, partition_id p) {
   if (!end) return end.err();
   return log_offset{end.value()};
 }
+
+result<log_offset> kafka_log::begin_offset(topic t, partition_id p) {
+  if (auto c = impl_->check(t, p); !c) return c.err();
+  auto begin = impl_->query_begin(impl_->name(t), p.get(), steady::now() + impl_->opt.timeout);
+  if (!begin) return begin.err();
+  return log_offset{begin.value()};
+}
+
+bool kafka_log::on_dev_broker() const noexcept { return impl_->dev; }
 
 result<std::string> kafka_log::chain_head(partition_id p, const std::string& key) {
   if (auto c = impl_->check(topic::events, p); !c) return c.err();

@@ -41,7 +41,9 @@
 //    0's); they must not block.
 //
 // Topics (names prefixed by topic_prefix): keepwatch.events.v1 (kept
-// forever), keepwatch.checks.v1 (checks_retention_ms),
+// forever: an existing one whose retention.ms, retention.bytes or
+// cleanup.policy would delete records is refused at open, except on the dev
+// broker, which cannot be asked), keepwatch.checks.v1 (checks_retention_ms),
 // keepwatch.deadletter.v1 (kept forever), keepwatch.chains.v1 (compacted:
 // key = chain key, value = head hash, partition = the log partition). Created
 // at open with the configured partitions and replication factor; an existing
@@ -112,6 +114,11 @@ struct kafka_options {
 
 std::string kafka_topic_name(const std::string& prefix, topic t);  // prefix + topic_name(t)
 std::string kafka_chain_topic_name(const std::string& prefix);     // prefix + "keepwatch.chains.v1"
+// The events topic's configuration (as DescribeConfigs gives it) keeps every
+// record forever: retention.ms=-1, retention.bytes=-1 (or unset),
+// cleanup.policy=delete. Otherwise errc::invalid, saying how to fix it.
+status kafka_check_kept_forever(const std::string& topic_name,
+                                const std::map<std::string, std::string>& configs);
 // Every topic the log needs, as open() creates them.
 std::vector<kafka_topic_spec> kafka_topic_specs(const kafka_options& options);
 
@@ -148,6 +155,10 @@ public:
   result<std::vector<stored_record>> read(topic t, partition_id p, log_offset from,
                                           std::size_t max) override;
   result<log_offset> end_offset(topic t, partition_id p) override;
+  // The low watermark: above 0 once records were deleted.
+  result<log_offset> begin_offset(topic t, partition_id p) override;
+  // The cluster is librdkafka's mock cluster (keepwatch dev-broker).
+  bool on_dev_broker() const noexcept;
   result<std::string> chain_head(partition_id p, const std::string& key) override;
   // Kafka consumer-group offsets of `group` (the admin API; no member joins).
   status commit_offset(const std::string& group, topic t, partition_id p,

@@ -157,6 +157,13 @@ result<partition_state> recover_partition(storage::event_log& log, storage::rock
   // Without a checkpoint nothing says which aggregates the snapshots leave
   // out: replay from the start (the snapshots still spare their own events).
   if (!checkpointed) from_events = from_checks = 0;
+  // Never recover from less than the log the snapshots leave to replay:
+  // events deleted below it (retention, the dev broker's limit) would be
+  // skipped silently. (The checks topic is meant to expire.)
+  if (auto st = storage::check_not_truncated(log, storage::topic::events, p, log_offset{from_events},
+                                             "recovery of the write side");
+      !st)
+    return st.err();
 
   // The two topics are replayed merged in time order (ties: the check result
   // first, as record_check emits it first), which is the order in which each

@@ -17,7 +17,10 @@
 // returns plain state, so the node can recover partitions in parallel and the
 // benchmarks can measure it alone. Records that cannot be decoded stop
 // recovery with an error naming the offset: the system of record is never
-// silently skipped.
+// silently skipped; nor is a truncated log: if the events topic no longer
+// holds the records from where the replay must start (its earliest offset is
+// above it), recovery fails with an error naming the partition and both
+// offsets (storage::check_not_truncated) and the node does not start.
 #pragma once
 
 #include <cstdint>

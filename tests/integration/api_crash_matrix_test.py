@@ -18,7 +18,23 @@ key once the node is back, until it gets one. Then, through the API only:
 
 and `keepwatch audit verify` finds every hash chain intact and the write
 side recovered from snapshots equal to a replay of the whole log, both right
-after a kill and after a clean stop. Exits non-zero with the reasons.
+after a kill and after a clean stop (embedded log only: it reads the data
+directory's log).
+
+Check results too: each tenant has an HTTP monitor checking a real HTTP
+server the test runs on 127.0.0.1 every second (private targets allowed, a
+plans file whose pro plan allows 1 s) and a push monitor its client pushes
+heartbeats to. Before each kill the test notes every check result the API
+shows; afterwards each of them is still shown, none twice, the HTTP monitors
+kept producing results after the last restart, and the push heartbeats shown
+are at least those acknowledged (at most those plus the pushes that got no
+answer).
+
+--backend kafka runs the same on `keepwatch dev-broker` (a separate process
+that outlives the node's kills) and adds: after each restart, every monitor
+whose create was acknowledged before the kill is listed by the API within
+10 s of /readyz (the read models resume at once).
+Exits non-zero with the reasons.
 """
 import argparse
 import json
@@ -32,9 +48,44 @@ import tempfile
 import threading
 import time
 import http.client
+import http.server
 
 PARTITIONS = 4
+READ_MODEL_BOUND_S = 10
 failures = []
+
+# The pro plan allows a check every second, so that check results flow.
+PLANS = """
+[plans.free]
+max_monitors = 5
+min_interval_s = 300
+retention_days = 7
+max_users = 1
+max_status_pages = 1
+api_rate_per_min = 60
+base_price_cents = 0
+monitor_price_cents = 0
+
+[plans.pro]
+max_monitors = 100
+min_interval_s = 1
+retention_days = 90
+max_users = 10
+max_status_pages = 5
+api_rate_per_min = 6000
+base_price_cents = 900
+monitor_price_cents = 25
+
+[plans.enterprise]
+max_monitors = 10000
+min_interval_s = 1
+retention_days = 395
+max_users = 1000
+max_status_pages = 100
+api_rate_per_min = 6000
+base_price_cents = 9900
+monitor_price_cents = 25
+"""
 
 
 def fail(msg):
@@ -54,11 +105,54 @@ class NoAnswer(Exception):
     """The request got no HTTP answer: its outcome is unknown."""
 
 
+class Target(http.server.BaseHTTPRequestHandler):
+    """The HTTP server the monitors check: always up."""
+
+    def do_GET(self):  # noqa: N802
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class DevBroker:
+    """`keepwatch dev-broker`: outlives the node's kills."""
+
+    def __init__(self, binary, work):
+        self.log = open(os.path.join(work, "dev-broker.log"), "ab")
+        self.proc = subprocess.Popen([binary, "dev-broker", "--partitions", str(PARTITIONS)],
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        self.bootstrap = self.proc.stdout.readline().decode().strip()
+        if not self.bootstrap:
+            raise RuntimeError("the dev broker printed no bootstrap address")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 class Node:
-    def __init__(self, binary, data_dir, db_url, port):
+    def __init__(self, binary, data_dir, db_url, port, plans, kafka=None):
         self.binary, self.data_dir, self.port = binary, data_dir, port
         self.env = dict(os.environ)
+        if kafka:
+            self.env.update({"KEEPWATCH_LOG_BACKEND": "kafka",
+                             "KEEPWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka})
         self.env.update({
+            "KEEPWATCH_PLANS_FILE": plans,
+            "KEEPWATCH_CHECKS_ALLOW_PRIVATE_TARGETS": "true",
+            # The test logs every owner in again and again to look through
+            # the API; it is not about rate limits.
+            "KEEPWATCH_GATEWAY_AUTH_RATE_PER_IP_PER_MIN": "1000000",
+            "KEEPWATCH_GATEWAY_AUTH_RATE_PER_ACCOUNT_PER_MIN": "1000000",
             "KEEPWATCH_NODE_DATA_DIR": data_dir,
             "KEEPWATCH_DATABASE_URL": db_url,
             "KEEPWATCH_GATEWAY_PORT": str(port),
@@ -75,6 +169,7 @@ class Node:
     def start(self):
         self.proc = subprocess.Popen([self.binary, "serve"], env=self.env, stdout=self.log,
                                      stderr=self.log)
+        self.started_at = time.time()
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -82,6 +177,7 @@ class Node:
             try:
                 st, _ = request(self.port, "GET", "/readyz", timeout=2)
                 if st == 200:
+                    self.ready_at = time.time()
                     return
             except NoAnswer:
                 pass
@@ -123,8 +219,9 @@ def request(port, method, path, body=None, token=None, key=None, timeout=15):
 class World:
     """Where the node is, and whether it is up (clients wait while it is down)."""
 
-    def __init__(self, port):
+    def __init__(self, port, target=None):
         self.port = port
+        self.target = target  # URL of the HTTP server the monitors check
         self.up = threading.Event()
         self.done = threading.Event()
 
@@ -146,6 +243,12 @@ class Client(threading.Thread):
                       "pages": set(), "windows": set(), "monitors": {}}
         self.seq = 0
         self.error = None
+        # Check results: an HTTP monitor on the test's target, a push monitor.
+        self.http_monitor = None
+        self.push_monitor = None
+        self.push_url = None
+        self.pushes_acked = 0
+        self.pushes_unknown = 0
 
     # One write, retried with the same key until it has an answer.
     def write(self, method, path, body=None, auth=True):
@@ -172,6 +275,19 @@ class Client(threading.Thread):
             if 200 <= st < 300:
                 self.acked += 1
             return st, res
+
+    # One heartbeat: no Idempotency-Key, so one without an answer is not
+    # retried (it may or may not have been recorded).
+    def push(self):
+        self.w.up.wait()
+        try:
+            st, _ = request(self.w.port, "POST", self.push_url)
+        except NoAnswer:
+            self.pushes_unknown += 1
+            return
+        if st == 200:
+            self.pushes_acked += 1
+        time.sleep(0.02)
 
     def login(self):
         while True:
@@ -216,10 +332,28 @@ class Client(threading.Thread):
         self.tenant = me["tenant_id"] if st == 200 and isinstance(me, dict) and "tenant_id" in me else None
         st, res = self.write("PATCH", "/api/v1/tenant", {"plan": "pro"})
         self.expect("plan", st, res)
+        if self.w.target:
+            st, res = self.write("POST", "/api/v1/monitors",
+                                 {"name": "target", "kind": "http", "interval_s": 1, "timeout_ms": 800,
+                                  "url": self.w.target})
+            self.expect("create the target's monitor", st, res)
+            self.http_monitor = res["monitor_id"]
+            self.model["monitors"][self.http_monitor] = {"name": "target", "active": True, "deleted": False,
+                                                         "fixed": True}
+            st, res = self.write("POST", "/api/v1/monitors",
+                                 {"name": "push", "kind": "push", "interval_s": 300})
+            self.expect("create the push monitor", st, res)
+            self.push_monitor = res["monitor_id"]
+            self.push_url = res["push_url"]
+            self.model["monitors"][self.push_monitor] = {"name": "push", "active": True, "deleted": False,
+                                                         "fixed": True}
         members = 0
         while not self.w.done.is_set():
+            if self.push_url and self.rng.random() < 0.15:
+                self.push()
+                continue
             r = self.rng.random()
-            live = [m for m, v in self.model["monitors"].items() if not v["deleted"]]
+            live = [m for m, v in self.model["monitors"].items() if not v["deleted"] and not v.get("fixed")]
             if r < 0.30 and len(live) < 60:
                 st, res = self.write("POST", "/api/v1/monitors",
                                      {"name": "m%d" % self.seq, "kind": "http", "interval_s": 300,
@@ -298,6 +432,97 @@ def list_all(port, token, path):
             return items
 
 
+def owner_token(port, c):
+    st, res = request(port, "POST", "/api/v1/auth/login", {"email": c.email, "password": c.password})
+    if st != 200:
+        raise RuntimeError("owner %s cannot log in: %d %s" % (c.email, st, res))
+    return res["access_token"]
+
+
+def heartbeats(port, token, monitor):
+    """The check results the API shows for a monitor, as a list of keys."""
+    items = list_all(port, token, "/api/v1/monitors/%s/heartbeats" % monitor)
+    return [(x["time"], x["ok"], x["latency_us"], x["http_status"]) for x in items]
+
+
+class CheckResults:
+    """Every check result the API showed before a kill, per monitor."""
+
+    def __init__(self):
+        self.seen = {}        # monitor -> set of heartbeat keys
+        self.at_last_kill = {}  # HTTP monitor -> how many it had then
+
+    def note(self, port, clients, last=False):
+        for c in clients:
+            if not c.http_monitor or c.error:
+                continue
+            try:
+                token = owner_token(port, c)
+                for m in (c.http_monitor, c.push_monitor):
+                    hb = heartbeats(port, token, m)
+                    self.seen.setdefault(m, set()).update(hb)
+                    if last and m == c.http_monitor:
+                        self.at_last_kill[m] = len(hb)
+            except (NoAnswer, RuntimeError) as e:
+                print("noting check results before the kill: %s" % e, flush=True)
+
+    def check(self, port, c):
+        """None when c's check results are whole; else what is wrong."""
+        if not c.http_monitor:
+            return None
+        token = owner_token(port, c)
+        for m in (c.http_monitor, c.push_monitor):
+            hb = heartbeats(port, token, m)
+            if len(hb) != len(set(hb)):
+                dup = sorted(k for k in set(hb) if hb.count(k) > 1)
+                return "monitor %s: check results shown twice: %s" % (m, dup[:5])
+            gone = self.seen.get(m, set()) - set(hb)
+            if gone:
+                return "monitor %s: %d check result(s) shown before a kill are gone: %s" % (
+                    m, len(gone), sorted(gone)[:5])
+            if m == c.http_monitor and len(hb) <= self.at_last_kill.get(m, 0):
+                return "monitor %s: no check result since the last restart (%d, %d at the kill)" % (
+                    m, len(hb), self.at_last_kill.get(m, 0))
+            if m == c.push_monitor and not (c.pushes_acked <= len(hb) <= c.pushes_acked + c.pushes_unknown):
+                return "push monitor %s: %d heartbeats shown, %d acknowledged, %d without an answer" % (
+                    m, len(hb), c.pushes_acked, c.pushes_unknown)
+        return None
+
+
+def acked_monitors(clients):
+    """Per client, the monitors whose create was acknowledged so far."""
+    return {c.n: set(c.model["monitors"]) for c in clients}
+
+
+def wait_read_models(node, clients, before, bound):
+    """Seconds from /readyz until every monitor acknowledged before the kill
+    is listed (or deleted since); None if that took more than `bound`."""
+    tokens = {}
+    while True:
+        missing = 0
+        for c in clients:
+            if c.error or not before.get(c.n):
+                continue
+            try:
+                if c.n not in tokens:
+                    tokens[c.n] = owner_token(node.port, c)
+                got = {x["monitor_id"] for x in list_all(node.port, tokens[c.n], "/api/v1/monitors")}
+            except (NoAnswer, RuntimeError):
+                tokens.pop(c.n, None)
+                missing += 1
+                continue
+            gone = {m for m, v in c.model["monitors"].items() if v["deleted"]}
+            missing += len(before[c.n] - got - gone)
+        elapsed = time.time() - node.ready_at
+        if missing == 0 and elapsed <= bound:
+            return elapsed
+        if elapsed > bound:
+            print("read models: %d acknowledged monitor(s) still missing %.1f s after /readyz" %
+                  (missing, elapsed), flush=True)
+            return None
+        time.sleep(0.1)
+
+
 def check_client(port, c):
     """What the API shows of c's tenant, against c's model (None: matches)."""
     st, res = request(port, "POST", "/api/v1/auth/login", {"email": c.email, "password": c.password})
@@ -345,40 +570,65 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--keepwatch", required=True)
     ap.add_argument("--pg", required=True, help="ops/pg.sh")
+    ap.add_argument("--backend", choices=("rocks", "kafka"), default="rocks")
     ap.add_argument("--clients", type=int, default=6)
-    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--kills", type=int, default=None, help="default: 5 (rocks), 2 (kafka)")
     ap.add_argument("--seed", type=int, default=None)
     a = ap.parse_args()
+    kills = a.kills if a.kills is not None else (5 if a.backend == "rocks" else 2)
+    kafka = a.backend == "kafka"
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
-    print("seed", seed, flush=True)
+    print("seed", seed, "backend", a.backend, flush=True)
     rng = random.Random(seed)
     work = tempfile.mkdtemp(prefix="kw-crash-matrix-")
     os.chmod(work, 0o755)  # as root, PostgreSQL runs as postgres and must reach its directory
     data = os.path.join(work, "data")
     os.makedirs(data)
+    plans = os.path.join(work, "plans.toml")
+    with open(plans, "w") as f:
+        f.write(PLANS)
     pg_dir = os.path.join(work, "pg")
     pg = subprocess.run([a.pg, "start", pg_dir], capture_output=True, text=True)
     if pg.returncode != 0:
         print("ops/pg.sh start failed:", pg.stderr)
         return 1
     db = pg.stdout.strip()
-    node = Node(a.keepwatch, data, db, free_port())
-    world = World(node.port)
+    target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    broker = None
+    node = None
     try:
+        broker = DevBroker(a.keepwatch, work) if kafka else None
+        node = Node(a.keepwatch, data, db, free_port(), plans, broker.bootstrap if broker else None)
+        world = World(node.port, "http://127.0.0.1:%d/health" % target.server_address[1])
+        results = CheckResults()
         node.start()
         world.up.set()
         clients = [Client(world, i, rng.randrange(1 << 30)) for i in range(a.clients)]
         for c in clients:
             c.start()
-        for k in range(a.kills):
-            time.sleep(rng.uniform(0.5, 3.0))
+        resumed = []
+        for k in range(kills):
+            time.sleep(rng.uniform(2.0, 4.0) if kafka else rng.uniform(0.5, 3.0))
+            results.note(node.port, clients, last=(k == kills - 1))
+            before = acked_monitors(clients)
             world.up.clear()
+            killed_at = time.time()
             node.kill()
-            if k == a.kills - 1:
+            if k == kills - 1 and not kafka:
                 audit_verify(a.keepwatch, data, "after kill -9")
             node.start()
             world.up.set()
-        time.sleep(rng.uniform(0.5, 2.0))
+            print("kill %d: /readyz %.2f s after kill -9" % (k + 1, node.ready_at - killed_at), flush=True)
+            if kafka:
+                took = wait_read_models(node, clients, before, READ_MODEL_BOUND_S)
+                if took is None:
+                    fail("kill %d: the acknowledged monitors were not all listed within %d s of /readyz" %
+                         (k + 1, READ_MODEL_BOUND_S))
+                else:
+                    resumed.append(took)
+                    print("kill %d: read models current %.2f s after /readyz" % (k + 1, took), flush=True)
+        time.sleep(rng.uniform(2.0, 3.0))
         world.done.set()
         for c in clients:
             c.join(timeout=120)
@@ -386,24 +636,37 @@ def main():
                 fail(c.error)
             elif c.is_alive():
                 fail("client %d did not finish" % c.n)
-        print("writes acknowledged: %d; requests without an answer (retried): %d" %
-              (sum(c.acked for c in clients), sum(c.unknown for c in clients)), flush=True)
+        print("writes acknowledged: %d; requests without an answer (retried): %d; pushes acknowledged: %d, "
+              "without an answer: %d" %
+              (sum(c.acked for c in clients), sum(c.unknown for c in clients),
+               sum(c.pushes_acked for c in clients), sum(c.pushes_unknown for c in clients)), flush=True)
         # The read models catch up after each restart: wait for them, then
         # every difference is a failure.
         deadline = time.time() + 60
         while True:
-            diffs = [(c.n, check_client(node.port, c)) for c in clients if not c.error]
-            diffs = [(n, d) for n, d in diffs if d]
+            diffs = []
+            for c in clients:
+                if c.error:
+                    continue
+                d = check_client(node.port, c) or results.check(node.port, c)
+                if d:
+                    diffs.append((c.n, d))
             if not diffs or time.time() > deadline:
                 break
             time.sleep(0.5)
         for n, d in diffs:
             fail("tenant of client %d: %s" % (n, d))
+        print("check results noted before the kills: %d, all still shown" %
+              sum(len(v) for v in results.seen.values()) if not diffs else "", flush=True)
         node.stop()
-        audit_verify(a.keepwatch, data, "after a clean stop")
+        if not kafka:
+            audit_verify(a.keepwatch, data, "after a clean stop")
     finally:
-        if node.proc and node.proc.poll() is None:
+        if node and node.proc and node.proc.poll() is None:
             node.proc.kill()
+        if broker:
+            broker.stop()
+        target.shutdown()
         subprocess.run([a.pg, "stop", pg_dir], capture_output=True)
     if failures:
         print("%d failure(s); seed %d; node log in %s" % (len(failures), seed, work))

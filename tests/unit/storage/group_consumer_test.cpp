@@ -547,8 +547,13 @@ protected:
         ids_.insert(id_of(topic::events, p, ack->offsets[i].get()));
     }
   }
-  void open(member& m, const std::string& group) {
-    auto r = open_kafka_group_consumer(env_.options(), group, {topic::events}, m.callbacks());
+  // Each member as a node of its own would be (its group.instance.id).
+  void open(member& m, const std::string& group, const std::string& node = "test",
+            std::map<std::string, std::string> properties = {}) {
+    kafka_options o = env_.options();
+    o.node_name = node;
+    for (auto& [k, v] : properties) o.properties[k] = v;
+    auto r = open_kafka_group_consumer(o, group, {topic::events}, m.callbacks());
     ASSERT_TRUE(r.ok()) << r.err().message;
     m.c = std::move(r.value());
   }
@@ -589,14 +594,14 @@ TEST_F(kafka_group_test, a_missing_topic_is_a_clear_error_at_open) {
 TEST_F(kafka_group_test, two_members_share_the_partitions_cooperatively_and_see_each_record_once) {
   append_all(10, "before");
   member a, b;
-  open(a, "projection");
+  open(a, "projection", "a");
   // a alone: everything is a's; it reads and commits a part of it.
   const auto deadline = steady::now() + 30s;
   while (a.c->assignment() != all_of({topic::events}) && steady::now() < deadline) a.poll(100ms);
   ASSERT_EQ(a.c->assignment(), all_of({topic::events}));
   a.poll(200ms, 8);
 
-  open(b, "projection");
+  open(b, "projection", "b");
   // Both poll until the partitions are split between them.
   const auto split_deadline = steady::now() + 60s;
   auto split = [&] {
@@ -671,6 +676,34 @@ TEST_F(kafka_group_test, two_members_share_the_partitions_cooperatively_and_see_
   EXPECT_EQ(count.size(), ids_.size());
   EXPECT_TRUE(a.lost.empty()) << history(a);
   EXPECT_TRUE(b.lost.empty()) << history(b);
+}
+
+// Members are static (group.instance.id): librdkafka sends no LeaveGroup
+// when a static member closes, so its partitions would wait for its session
+// to expire. close() leaves at once. With a 9 s session, the dev broker
+// hands b's partitions to a about 8 s after b's LeaveGroup (it waits
+// session.timeout.ms - 1 s for members to rejoin); without the LeaveGroup,
+// b's session would first have to expire: about 17 s or more.
+TEST_F(kafka_group_test, a_static_member_that_closes_leaves_its_group_at_once) {
+  const std::map<std::string, std::string> long_session{{"session.timeout.ms", "9000"},
+                                                        {"heartbeat.interval.ms", "1000"}};
+  member a, b;
+  open(a, "leaving", "a", long_session);
+  open(b, "leaving", "b", long_session);
+  const auto deadline = steady::now() + 60s;
+  while ((a.c->assignment().empty() || b.c->assignment().empty()) && steady::now() < deadline) {
+    a.poll(100ms);
+    b.poll(100ms);
+  }
+  ASSERT_FALSE(a.c->assignment().empty());
+  ASSERT_FALSE(b.c->assignment().empty());
+  const auto closed = steady::now();
+  b.c->close();
+  while (a.c->assignment() != all_of({topic::events}) && steady::now() < deadline) a.poll(100ms);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - closed);
+  EXPECT_EQ(a.c->assignment(), all_of({topic::events}));
+  EXPECT_LT(took, 13s) << "b's partitions reached a " << took.count() << " ms after b closed";
+  std::printf("b's partitions reached a %lld ms after b closed\n", static_cast<long long>(took.count()));
 }
 
 // librdkafka 2.0.2 aborts the process when a cooperative-sticky member is

@@ -160,6 +160,59 @@ TEST_F(kafka_log_test, a_topic_with_another_partition_count_is_a_clear_startup_e
       << r.err().message;
 }
 
+// The dev broker answers no DescribeConfigs, so the events topic's retention
+// is judged by kafka_check_kept_forever from what a real cluster describes.
+TEST(kafka_retention, an_events_topic_that_deletes_records_is_refused_with_the_fix) {
+  const std::string t = "keepwatch.events.v1";
+  EXPECT_TRUE(kafka_check_kept_forever(
+      t, {{"retention.ms", "-1"}, {"retention.bytes", "-1"}, {"cleanup.policy", "delete"}}));
+  EXPECT_TRUE(kafka_check_kept_forever(t, {{"retention.ms", "-1"}}));
+  // A topic created elsewhere with the broker's default (7 days).
+  auto week = kafka_check_kept_forever(
+      t, {{"retention.ms", "604800000"}, {"retention.bytes", "-1"}, {"cleanup.policy", "delete"}});
+  ASSERT_FALSE(week);
+  EXPECT_EQ(week.err().code, errc::invalid);
+  EXPECT_NE(week.err().message.find("keepwatch.events.v1 has retention.ms=604800000"), std::string::npos)
+      << week.err().message;
+  EXPECT_NE(week.err().message.find("--add-config retention.ms=-1,retention.bytes=-1"), std::string::npos)
+      << week.err().message;
+  auto bytes = kafka_check_kept_forever(t, {{"retention.ms", "-1"}, {"retention.bytes", "1073741824"}});
+  ASSERT_FALSE(bytes);
+  EXPECT_NE(bytes.err().message.find("retention.bytes=1073741824"), std::string::npos);
+  auto compact = kafka_check_kept_forever(t, {{"retention.ms", "-1"}, {"cleanup.policy", "compact"}});
+  ASSERT_FALSE(compact);
+  EXPECT_NE(compact.err().message.find("cleanup.policy=compact"), std::string::npos);
+  EXPECT_FALSE(kafka_check_kept_forever(t, {}));  // nothing said: not trusted
+}
+
+// The dev broker drops a partition's oldest records past 5 MiB: the log's
+// earliest offset says so, and check_not_truncated refuses what needs them.
+TEST_F(kafka_log_test, records_dropped_by_the_dev_broker_show_in_the_earliest_offset) {
+  ASSERT_NO_FATAL_FAILURE(open(1));
+  EXPECT_TRUE(log_->on_dev_broker());
+  EXPECT_EQ(log_->begin_offset(topic::events, partition_id{0}).value().get(), 0);
+  EXPECT_TRUE(check_not_truncated(*log_, topic::events, partition_id{0}, log_offset{0}, "a test"));
+  const std::string big(512 * 1024, 'x');
+  for (int i = 0; i < 14; ++i)
+    ASSERT_TRUE(log_->append_sync(partition_id{0}, {rec(topic::events, "t", big)}).ok());
+  auto begin = log_->begin_offset(topic::events, partition_id{0});
+  ASSERT_TRUE(begin.ok()) << begin.err().message;
+  EXPECT_GT(begin->get(), 0);
+  auto refused = check_not_truncated(*log_, topic::events, partition_id{0}, log_offset{0}, "a test");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.err().code, errc::storage);
+  EXPECT_NE(refused.err().message.find("keepwatch.events.v1 partition 0 begins at offset " +
+                                       std::to_string(begin->get()) + " but a test needs it from offset 0"),
+            std::string::npos)
+      << refused.err().message;
+  EXPECT_TRUE(check_not_truncated(*log_, topic::events, partition_id{0}, *begin, "a test"));
+  auto dropped = broker_->dropped();
+  ASSERT_TRUE(dropped.ok());
+  ASSERT_EQ(dropped->size(), 1u);
+  EXPECT_EQ((*dropped)[0].topic, prefix_ + "keepwatch.events.v1");
+  EXPECT_EQ((*dropped)[0].earliest, begin->get());
+}
+
 TEST_F(kafka_log_test, an_unreachable_cluster_fails_open_clearly_and_in_time) {
   auto o = options();
   o.bootstrap_servers = "127.0.0.1:1";  // nothing listens there

@@ -179,6 +179,15 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
   im->cfg = std::make_unique<caf::actor_system_config>();
   if (o.scheduler_threads > 0) im->cfg->set("scheduler.max-threads", o.scheduler_threads);
   im->cfg->set("logger.verbosity", caf::atom("quiet"));
+  // An idle worker soon waits on its condition variable (a message sent to
+  // it wakes it at once) instead of polling its queue every 50 us for 25 ms
+  // after each job (CAF's defaults): under the gateway's load, with messages
+  // arriving every few hundred microseconds, those polls never stopped and
+  // took half of the node's CPU in the profile. Idle workers still look for
+  // work to steal every relaxed-sleep-duration.
+  im->cfg->set("work-stealing.aggressive-poll-attempts", 32);
+  im->cfg->set("work-stealing.moderate-poll-attempts", 8);
+  im->cfg->set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(1)});
   im->sys = std::make_unique<caf::actor_system>(*im->cfg);
   auto plans = std::make_shared<const plan_catalog>(o.plans);
   for (int p = 0; p < parts; ++p) {

@@ -51,6 +51,7 @@ struct node::impl {
   std::shared_ptr<checks::prober> probes;
   std::shared_ptr<checks::webhook_sender> webhooks;
   std::shared_ptr<push_registry> push = std::make_shared<push_registry>();
+  std::shared_ptr<access_board> access = std::make_shared<access_board>();
   std::shared_ptr<const secret_box> secrets;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -200,6 +201,7 @@ result<std::unique_ptr<node>> node::start(node_options opts) {
     ctx->probes = im->probes;
     ctx->webhooks = im->webhooks;
     ctx->push = im->push;
+    ctx->access = im->access;
     ctx->secrets = im->secrets;
     ctx->passivate_after_s = o.passivate_after_s;
     ctx->snapshot_interval_s = o.snapshot_interval_s;
@@ -313,6 +315,7 @@ result<tenant::state> node::tenant_state(const tenant_id& t) {
 
 result<tenant::state> node::tenant_access(const tenant_id& t) {
   if (impl_->stopped) return stopping();
+  if (auto published = impl_->access->find(t.get())) return tenant::state(*published);
   auto p = std::make_shared<std::promise<result<tenant::state>>>();
   auto f = p->get_future();
   tenant_query q{t.get(), [p](result<tenant::state> s) { p->set_value(std::move(s)); }, {}};

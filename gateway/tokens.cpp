@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 
 #include <jwt.h>
 #include <nlohmann/json.hpp>
@@ -58,6 +59,23 @@ std::string token_signer::issue(const access_claims& c) const {
 }
 
 result<access_claims> token_signer::verify(const std::string& token, std::int64_t now_s) const {
+  {
+    std::shared_lock<std::shared_mutex> lk(verified_mu_);
+    if (auto it = verified_.find(token); it != verified_.end()) {
+      if (now_s >= it->second.expires_at) return refused("expired");
+      return it->second;
+    }
+  }
+  auto c = verify_in_full(token, now_s);
+  if (c) {
+    std::unique_lock<std::shared_mutex> lk(verified_mu_);
+    if (verified_.size() >= verified_cache_limit) verified_.clear();  // a new generation
+    verified_.emplace(token, *c);
+  }
+  return c;
+}
+
+result<access_claims> token_signer::verify_in_full(const std::string& token, std::int64_t now_s) const {
   if (token.empty() || token.size() > 4096) return refused("empty or oversized");
   // The header first: only HS256 is ever accepted ("alg":"none" included).
   // Header and payload are read only within the JSON limits

@@ -122,7 +122,9 @@ public:
   result<tenant::state> tenant_state(const tenant_id& t);
   // The tenant's identity and access only: exists, id, name, plan, status,
   // members and API keys (no monitors, channels, pages, windows or recent
-  // commands) — cheap enough for every API request.
+  // commands) — cheap enough for every API request: read from what the
+  // tenant's actor published after its last command (no message to it),
+  // else asked of the actor.
   result<tenant::state> tenant_access(const tenant_id& t);
   result<monitor::state> monitor_state(const tenant_id& t, const std::string& monitor_id);
   std::int64_t monitor_count();

@@ -36,6 +36,17 @@ std::optional<std::pair<std::string, std::string>> push_registry::find(
   return it->second;
 }
 
+void access_board::put(const std::string& tenant, std::shared_ptr<const tenant::state> st) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  map_[tenant] = std::move(st);
+}
+
+std::shared_ptr<const tenant::state> access_board::find(const std::string& tenant) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = map_.find(tenant);
+  return it == map_.end() ? nullptr : it->second;
+}
+
 // ---- tenant facts ----------------------------------------------------------------
 
 bool tenant_facts::in_maintenance(const std::string& monitor, timestamp at) const {

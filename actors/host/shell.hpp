@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,6 +41,24 @@ public:
 private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::pair<std::string, std::string>> map_;
+};
+
+// The access part (access_part below) of each tenant, as its actor last
+// published it: when it starts, and after each command it applied, before
+// it replies to that command. So once a caller has heard a command's answer
+// (a key revoked, a member removed), every later lookup sees its effect,
+// exactly as a query to the actor would; the gateway authenticates each
+// request from here without a message to the actor. A passivated tenant's
+// entry stays: nothing changes a tenant but its actor, and a reactivated
+// actor publishes again. A tenant not here is asked of its actor.
+class access_board {
+public:
+  void put(const std::string& tenant, std::shared_ptr<const tenant::state> st);
+  std::shared_ptr<const tenant::state> find(const std::string& tenant) const;
+
+private:
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const tenant::state>> map_;
 };
 
 // Facts about a tenant that its monitors need to decide and to notify.
@@ -100,6 +119,7 @@ struct host_context {
   std::shared_ptr<checks::prober> probes;        // null: no checks
   std::shared_ptr<checks::webhook_sender> webhooks;
   std::shared_ptr<push_registry> push;
+  std::shared_ptr<access_board> access;  // published by the tenant actors
   std::shared_ptr<const secret_box> secrets;  // opens webhook secrets
   int passivate_after_s = 600;
   int snapshot_interval_s = 300;

@@ -102,6 +102,7 @@ void on_appended(tenant_actor_t* self, append_done& d) {
   s.replies.put(req.cmd.meta.command_id, r);
   auto f = make_facts(s.st, *s.ctx->plans);
   s.facts = f;
+  if (s.ctx->access) s.ctx->access->put(s.id, f->tenant);  // before the reply (access_board)
   self->send(s.host, facts_changed{s.id, f});
   if (req.reply) req.reply(std::move(r));
   start_next(self);
@@ -116,6 +117,7 @@ caf::behavior tenant_actor(tenant_actor_t* self, context_ptr ctx, caf::actor hos
   s.st = std::move(rec.st);
   s.events_next = rec.events_next;
   s.checks_next = rec.checks_next;
+  if (s.ctx->access) s.ctx->access->put(s.id, std::make_shared<const tenant::state>(access_part(s.st)));
   return {
       [=](tenant_request& req) {
         auto& s = self->state;

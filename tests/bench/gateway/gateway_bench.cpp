@@ -18,9 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <regex>
-#include <sstream>
 
 #include <sys/socket.h>
 
@@ -35,62 +32,15 @@
 #include "gateway/live_feed.hpp"
 #include "gateway/server.hpp"
 #include "tests/bench/gateway/bench_plans.hpp"
+#include "tests/bench/gateway/wrk_run.hpp"
 #include "projections/service.hpp"
 
 using namespace kw;
 using namespace kw::pbench;
+using namespace kw::gbench;
 using json = nlohmann::json;
 
 namespace {
-
-struct wrk_result {
-  double rps = 0;
-  double p50_ms = 0, p99_ms = 0;
-  long long requests = 0, non2xx = 0, errors = 0;
-};
-
-double to_ms(double v, const std::string& unit) {
-  if (unit == "us") return v / 1000;
-  if (unit == "s") return v * 1000;
-  if (unit == "m") return v * 60000;
-  return v;
-}
-
-// Runs wrk with a Lua script; its figures.
-wrk_result run_wrk(std::uint16_t port, const std::string& path, const std::string& lua, int connections,
-                   int seconds) {
-  temp_dir d("wrk");
-  const std::string script = d.path + "/req.lua";
-  std::ofstream(script) << lua;
-  const std::string cmd = "wrk -t2 -c" + std::to_string(connections) + " -d" + std::to_string(seconds) +
-                          "s --latency -s " + script + " http://127.0.0.1:" + std::to_string(port) + path + " 2>&1";
-  FILE* f = ::popen(cmd.c_str(), "r");
-  if (!f) fail("popen wrk");
-  std::string out;
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  if (::pclose(f) != 0) fail("wrk failed (is it installed? ops/install-deps.sh): " + out);
-  std::fprintf(stderr, "%s", out.c_str());
-  wrk_result r;
-  std::smatch m;
-  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) r.rps = std::stod(m[1]);
-  if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s|m))"))) r.p50_ms = to_ms(std::stod(m[1]), m[2]);
-  if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s|m))"))) r.p99_ms = to_ms(std::stod(m[1]), m[2]);
-  if (std::regex_search(out, m, std::regex(R"((\d+) requests in)"))) r.requests = std::stoll(m[1]);
-  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses:\s+(\d+))"))) r.non2xx = std::stoll(m[1]);
-  if (std::regex_search(out, m, std::regex(R"(Socket errors:[^\n]*)"))) r.errors = 1;
-  return r;
-}
-
-std::string lua_headers(const std::string& token, const std::string& method = "GET", const std::string& body = "") {
-  std::string s = "wrk.method = \"" + method + "\"\n";
-  if (!token.empty()) s += "wrk.headers[\"Authorization\"] = \"Bearer " + token + "\"\n";
-  if (!body.empty()) {
-    s += "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
-    s += "wrk.body = [[" + body + "]]\n";
-  }
-  return s;
-}
 
 gateway::http_response call(const gateway::api& a, const std::string& method, const std::string& target,
                             const std::string& token, const std::string& body) {
@@ -104,14 +54,6 @@ gateway::http_response call(const gateway::api& a, const std::string& method, co
   if (!body.empty()) r.headers.emplace_back("content-type", "application/json");
   if (!token.empty()) r.headers.emplace_back("authorization", "Bearer " + token);
   return a.handle(r);
-}
-
-void report(const char* name, const wrk_result& r, const char* rps_target, const char* p99_target) {
-  if (r.non2xx || r.errors)
-    std::fprintf(stderr, "%s: %lld answers not 2xx/3xx of %lld (see wrk's output above)\n", name, r.non2xx,
-                 r.requests);
-  figure(name, "throughput", r.rps, "req/s", rps_target);
-  figure(name, "latency_p99", r.p99_ms, "ms", p99_target);
 }
 
 }  // namespace

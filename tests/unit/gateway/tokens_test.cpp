@@ -55,6 +55,21 @@ TEST(Tokens, ExpiredIsRefused) {
   EXPECT_NE(c.err().message.find("expired"), std::string::npos);
 }
 
+// A token that verified is remembered; it is refused all the same once it
+// expires, and a tampered copy of it is not taken for it.
+TEST(Tokens, AVerifiedTokenIsStillRefusedOnceExpiredOrTampered) {
+  token_signer s(key);
+  auto t = s.issue(claims(2000));
+  ASSERT_TRUE(s.verify(t, 1500).ok());
+  ASSERT_TRUE(s.verify(t, 1999).ok());
+  auto c = s.verify(t, 2000);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.err().message.find("expired"), std::string::npos);
+  auto flipped = t;
+  flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(s.verify(flipped, 1500).ok());
+}
+
 TEST(Tokens, TamperedPayloadIsRefused) {
   token_signer s(key);
   auto t = s.issue(claims());

@@ -77,6 +77,38 @@ kw::storage::kafka_options kafka_options_for(const kw::node_config& c, const kw:
   return k;
 }
 
+// `dev-broker status`: every partition of Keepwatch's topics on a running
+// broker, its earliest and end offsets, and whether records were dropped
+// (an earliest offset above 0 on the events topic, which is kept forever).
+// Exits 1 when the events topic has lost records.
+int dev_broker_status(const std::string& bootstrap, const std::string& prefix) {
+  kw::storage::kafka_reader_options k;
+  k.bootstrap_servers = bootstrap;
+  k.topic_prefix = prefix;
+  k.timeout = std::chrono::seconds(10);
+  auto reader = kw::storage::kafka_reader::open(k);
+  if (!reader) return fail("dev-broker status: " + reader.err().message);
+  int lost = 0;
+  for (auto t : {kw::storage::topic::events, kw::storage::topic::checks, kw::storage::topic::deadletter}) {
+    auto parts = (*reader)->partitions(t);
+    if (!parts) return fail("dev-broker status: " + parts.err().message);
+    for (int p = 0; p < *parts; ++p) {
+      auto marks = (*reader)->watermarks(t, kw::partition_id{p});
+      if (!marks) return fail("dev-broker status: " + marks.err().message);
+      const bool dropped = marks->first > 0;
+      if (dropped && t == kw::storage::topic::events) ++lost;
+      std::printf("%s partition %d: offsets %lld to %lld%s\n", kw::storage::kafka_topic_name(prefix, t).c_str(), p,
+                  static_cast<long long>(marks->first), static_cast<long long>(marks->second),
+                  !dropped ? ""
+                  : t == kw::storage::topic::events
+                      ? ": RECORDS LOST (every record below the first offset was dropped)"
+                      : ": older records dropped");
+    }
+  }
+  if (lost) std::printf("%d partition(s) of the events topic lost records: the log is not whole\n", lost);
+  return lost ? 1 : 0;
+}
+
 int dev_broker(int brokers, int partitions, const std::string& prefix) {
   auto stop_signals = block_stop_signals();
   auto broker = kw::storage::dev_broker::start(brokers);
@@ -710,6 +742,12 @@ int main(int argc, char** argv) {
   broker_cmd->add_option("-p,--partitions", broker_partitions, "Partitions of Keepwatch's topics")
       ->check(CLI::Range(1, 1024));
   broker_cmd->add_option("--topic-prefix", broker_prefix, "Prefix of Keepwatch's topic names");
+  auto* broker_status = broker_cmd->add_subcommand(
+      "status", "Show a running dev broker's partitions and whether any dropped records (exit 1 if the events "
+                "topic did)");
+  std::string status_bootstrap;
+  broker_status->add_option("bootstrap", status_bootstrap, "The broker's bootstrap address (host:port)")->required();
+  broker_status->add_option("--topic-prefix", broker_prefix, "Prefix of Keepwatch's topic names");
 
   app.add_subcommand("version", "Print the version");
   CLI11_PARSE(app, argc, argv);
@@ -739,6 +777,7 @@ int main(int argc, char** argv) {
   if (views_rebuild->parsed()) return projections_rebuild(views_config, views_dir, rebuild_name);
   if (views_status->parsed()) return projections_status(views_config, views_dir);
   if (migrate_cmd->parsed()) return migrate(migrate_config, migrate_url);
+  if (broker_status->parsed()) return dev_broker_status(status_bootstrap, broker_prefix);
   if (broker_cmd->parsed()) return dev_broker(brokers, broker_partitions, broker_prefix);
   std::printf("keepwatch 0.1.0\n");
   return 0;

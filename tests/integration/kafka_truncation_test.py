@@ -167,6 +167,12 @@ def main():
                                           r"record below offset (\d+)", open(broker_log).read()), 15)
         if lost:
             print("dev broker:", lost.group(0), flush=True)
+        status = subprocess.run([a.keepwatch, "dev-broker", "status", bootstrap], capture_output=True, text=True,
+                                timeout=60)
+        if status.returncode != 1 or "keepwatch.events.v1 partition 0: offsets" not in status.stdout or \
+                "RECORDS LOST" not in status.stdout:
+            fail("dev-broker status names the lost records and exits 1: %d %s %s" %
+                 (status.returncode, status.stdout, status.stderr))
         # The node's snapshots and projections move past the flood.
         time.sleep(3)
 

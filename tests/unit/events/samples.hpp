@@ -81,6 +81,8 @@ inline std::vector<event_data> sample_payloads() {
   v.emplace_back(check_completed{"m_1", false, 4'500'123, 503, "HTTP 503",
                                  timestamp(t0().get() + 86'400'000'000)});
   v.emplace_back(api_calls_recorded{"2026-11-24", 1'234'567});
+  v.emplace_back(tree_head_signed{42, std::string(64, 'a'), timestamp(t0().get() + 5'000'000), "0123456789abcdef",
+                                  std::string(128, 'c')});
   return v;
 }
 

@@ -561,6 +561,8 @@ def audit_verify(binary, data_dir, when, bootstrap=None):
     # On Kafka the chains (and signed heads) are read from the topic; the
     # embedded log also compares recovery from snapshots with a full replay.
     where = ["--kafka", bootstrap] if bootstrap else ["--data-dir", data_dir, "--partitions", str(PARTITIONS)]
+    # The node's signing key: every signed head's signature is checked too.
+    where += ["--key-file", os.path.join(data_dir, "audit-signing.key")]
     out = subprocess.run([binary, "audit", "verify", *where], capture_output=True, text=True)
     summary = [l for l in out.stdout.splitlines() if "with problems" in l or "recovery" in l.lower()]
     print("audit verify (%s): exit %d; %s" % (when, out.returncode, "; ".join(summary[-2:])), flush=True)

@@ -69,6 +69,8 @@ int run(const std::vector<std::string>& args) {
 
 int main() {
   temp_dir dir("audit-bench");
+  dir.keep = std::getenv("KW_AUDIT_BENCH_KEEP") != nullptr;  // profiling: the log stays behind
+  if (dir.keep) std::fprintf(stderr, "data directory kept: %s\n", dir.path.c_str());
   timestamp middle{0};
   {
     auto log = storage::rocks_log::open(dir.path + "/log", partitions, std::make_shared<sealer>());

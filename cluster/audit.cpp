@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "actors/host/recovery.hpp"
@@ -129,6 +130,22 @@ bool check_link(const storage::stored_record& rec, const result<event>& e, const
   return false;
 }
 
+// Where a tenant's chain has been read to.
+struct chain_cursor {
+  std::string prev;        // the last record's hash ("" before the first)
+  std::uint64_t next = 0;  // the next record's index (its Merkle leaf)
+};
+
+// Decodes the tenant's next record and checks that it follows the chain,
+// advancing the cursor; nullopt (and *broke filled) when it does not.
+std::optional<event> follow(chain_cursor& c, const storage::stored_record& rec, chain_break* broke) {
+  auto e = decode(rec.value);
+  if (!check_link(rec, e, c.prev, broke)) return std::nullopt;
+  c.prev = e->meta.hash;
+  ++c.next;
+  return std::move(*e);
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -193,19 +210,17 @@ std::string describe(const std::string& tenant, const chain_break& b) {
 status walk_tenant(log_source& src, const std::string& tenant, merkle::tree* tree,
                    const std::function<bool(const chained_record&)>& fn, chain_break* broke) {
   const partition_id p = storage::partition_for(tenant_id{tenant}, src.partitions());
-  std::string prev;
-  std::uint64_t index = 0;
+  chain_cursor cursor;
   bool broken = false;
   auto st = src.scan_events(p, [&](const storage::stored_record& rec) {
     if (rec.key != tenant) return true;
-    auto e = decode(rec.value);
-    if (!check_link(rec, e, prev, broke)) {
+    auto e = follow(cursor, rec, broke);
+    if (!e) {
       broken = true;
       return false;
     }
-    prev = e->meta.hash;
     if (tree) tree->append_leaf(rec.value);
-    return fn(chained_record{rec, index++, *e});
+    return fn(chained_record{rec, cursor.next - 1, *e});
   });
   if (!st) return st;
   if (broken) return make_error(errc::invalid, "chain broken");
@@ -380,7 +395,7 @@ std::string check_head(const merkle::tree& t, const signed_head& h, const std::s
 int verify_chains(log_source& src, const verify_options& o) {
   progress bar("verify");
   struct chain {
-    std::string prev;
+    chain_cursor cursor;
     merkle::tree tree;
     bool broken = false;
     std::size_t heads = 0;
@@ -393,14 +408,13 @@ int verify_chains(log_source& src, const verify_options& o) {
     bar.tick(++events);
     auto& c = chains[rec.key];
     if (c.broken) return true;
-    auto e = decode(rec.value);
     chain_break b;
-    if (!check_link(rec, e, c.prev, &b)) {
+    auto e = follow(c.cursor, rec, &b);
+    if (!e) {
       c.broken = true;
       c.problems.push_back(describe(rec.key, b));
       return true;
     }
-    c.prev = e->meta.hash;
     if (auto* h = std::get_if<tree_head_signed>(&e->data)) {
       ++c.heads;
       // A head covers events before itself: the tree as read so far.

@@ -504,11 +504,12 @@ struct audit_log_options {
 
 struct audit_log {
   std::shared_ptr<kw::storage::rocks_log> embedded;  // null on Kafka
-  std::string data_dir;
   std::unique_ptr<kw::audit::log_source> source;
 };
 
-kw::result<audit_log> open_audit_log(const audit_log_options& o) {
+// The configuration the audit commands read with: the file and KEEPWATCH_*
+// variables, then their own flags.
+kw::result<kw::node_config> audit_config(const audit_log_options& o) {
   auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
   if (!cfg) return cfg.err();
   if (!o.data_dir.empty()) cfg->data_dir = o.data_dir;
@@ -518,6 +519,12 @@ kw::result<audit_log> open_audit_log(const audit_log_options& o) {
     cfg->kafka_bootstrap_servers = o.kafka_bootstrap;
   }
   if (!o.topic_prefix.empty()) cfg->kafka_topic_prefix = o.topic_prefix;
+  return cfg;
+}
+
+kw::result<audit_log> open_audit_log(const audit_log_options& o) {
+  auto cfg = audit_config(o);
+  if (!cfg) return cfg.err();
   audit_log out;
   if (cfg->log_backend == "kafka") {
     kw::storage::kafka_reader_options k;
@@ -532,7 +539,6 @@ kw::result<audit_log> open_audit_log(const audit_log_options& o) {
     out.source = kw::audit::from_kafka(std::move(*reader), *parts);
     return out;
   }
-  out.data_dir = cfg->data_dir;
   auto log = kw::storage::rocks_log::open_read_only(cfg->data_dir + "/log", cfg->partitions);
   if (!log) return log.err();
   out.embedded = std::move(*log);
@@ -552,9 +558,8 @@ kw::result<std::string> audit_public_key(const audit_log_options& o, const std::
     if (auto id = kw::key_id_of(given); !id) return id.err();
     return given;
   }
-  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
+  auto cfg = audit_config(o);
   if (!cfg) return cfg.err();
-  if (!o.data_dir.empty()) cfg->data_dir = o.data_dir;
   std::string file = !key_file.empty() ? key_file : audit_key_file(*cfg);
   if (struct stat st{}; ::stat(file.c_str(), &st) != 0) {
     if (!key_file.empty()) return kw::make_error(kw::errc::not_found, "no key file " + key_file);
@@ -581,11 +586,11 @@ int audit_verify(const audit_log_options& o, kw::audit::verify_options v, const 
   // The snapshots before the log: the log read afterwards holds at least
   // everything they cover.
   std::unique_ptr<kw::storage::rocks_snapshot_store> snaps;
-  auto cfg = kw::load_config(o.config_path, kw::keepwatch_env());
-  const std::string dir = !o.data_dir.empty() ? o.data_dir : cfg ? cfg->data_dir : "";
-  if (struct stat st{}; tenant.empty() && o.kafka_bootstrap.empty() &&
-                        ::stat((dir + "/snapshots").c_str(), &st) == 0) {
-    auto opened = kw::storage::rocks_snapshot_store::open_read_only(dir + "/snapshots");
+  auto cfg = audit_config(o);
+  if (!cfg) return fail("audit verify: " + cfg.err().message);
+  const std::string snapshots = cfg->data_dir + "/snapshots";
+  if (struct stat st{}; tenant.empty() && cfg->log_backend == "embedded" && ::stat(snapshots.c_str(), &st) == 0) {
+    auto opened = kw::storage::rocks_snapshot_store::open_read_only(snapshots);
     if (!opened) return fail(opened.err().message);
     snaps = std::move(*opened);
   }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "events/fast_decode.hpp"
+#include "events/hash_chain.hpp"
 #include "events/json_io.hpp"
 #include "events/json_limits.hpp"
 
@@ -143,6 +144,54 @@ constexpr std::array<data_reader, n_types> make_readers(std::index_sequence<I...
 }
 constexpr auto data_readers = make_readers(std::make_index_sequence<n_types>{});
 
+// ---- older versions ---------------------------------------------------------
+//
+// An event type whose payload changed incompatibly got a new version; records
+// of the old one stay in the log as they were written (the hash chain is over
+// the stored bytes) and are read through an upcaster: a rewrite of the old
+// payload into the current version's, then the current reader. Only the strict
+// path reads them (the fast path knows current types only). Decoding such a
+// record gives the current struct, so encoding it again writes the current
+// version.
+
+// monitor.created/updated v1 → v2: the push token in clear becomes its hash
+// (the sealed form is unknown: "").
+void upcast_push_token(json& data) {
+  auto cfg = data.find("config");
+  if (cfg == data.end() || !cfg->is_object()) return;
+  auto token = cfg->find("push_token");
+  // A v1 record with v2's fields is not v1: left for the reader to refuse.
+  if (token == cfg->end() || !token->is_string() || cfg->contains("push_token_hash") ||
+      cfg->contains("push_token_sealed"))
+    return;
+  const auto& clear = token->get_ref<const std::string&>();
+  (*cfg)["push_token_hash"] = clear.empty() ? std::string() : sha256_hex("", clear);
+  (*cfg)["push_token_sealed"] = "";
+  cfg->erase("push_token");
+}
+
+struct older_version {
+  std::string_view type;
+  std::size_t index;  // the current version's alternative
+  void (*upcast)(json& data);
+};
+
+template <class T>
+std::size_t index_of_alternative() {
+  return event_data(std::in_place_type<T>).index();
+}
+
+const std::array<older_version, 2> older_versions{{
+    {"keepwatch.monitor.created.v1", index_of_alternative<monitor_created>(), upcast_push_token},
+    {"keepwatch.monitor.updated.v1", index_of_alternative<monitor_updated>(), upcast_push_token},
+}};
+
+const older_version* find_older_version(std::string_view type) {
+  for (const auto& o : older_versions)
+    if (o.type == type) return &o;
+  return nullptr;
+}
+
 result<event> decode_impl(std::string_view bytes) {
   // Size and depth first (json_limits.hpp): neither path below then meets
   // a record that could exhaust the stack or the memory.
@@ -183,8 +232,10 @@ result<event> decode_impl(std::string_view bytes) {
   }
   get(j, "type", type, err);
   std::size_t index = 0;
+  const older_version* older = nullptr;
   if (!err) {
     auto i = index_of_type(type);
+    if (!i && (older = find_older_version(type))) i = older->index;
     if (!i) {
       err = json_io::fail("type", "unknown event type " +
                                       json(type).dump(-1, ' ', false, json::error_handler_t::replace));
@@ -220,6 +271,7 @@ result<event> decode_impl(std::string_view bytes) {
     if (it == j.end()) {
       err = json_io::fail("data", "missing field");
     } else {
+      if (older && it->is_object()) older->upcast(*it);
       err = data_readers[index](*it, e.data);
     }
   }
@@ -257,6 +309,12 @@ bool is_check_result(const event_data& d) noexcept {
 
 const char* type_at(std::size_t index) noexcept {
   return index < n_types ? type_names[index] : "";
+}
+
+std::vector<std::string_view> older_types() {
+  std::vector<std::string_view> out;
+  for (const auto& o : older_versions) out.push_back(o.type);
+  return out;
 }
 
 std::optional<std::size_t> index_of_type(std::string_view type) noexcept {

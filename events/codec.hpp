@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/event.hpp"
 #include "events/result.hpp"
@@ -53,6 +54,11 @@ std::string uuid_v7(timestamp t, std::uint64_t rand_a, std::uint64_t rand_b);
 // the reverse ("" when index >= std::variant_size_v<event_data>).
 std::optional<std::size_t> index_of_type(std::string_view type) noexcept;
 const char* type_at(std::size_t index) noexcept;
+
+// The older versions of event types that decode still reads, through an
+// upcaster to the current version (e.g. "keepwatch.monitor.created.v1"). Their
+// schemas stay in events/schemas/ beside the current ones.
+std::vector<std::string_view> older_types();
 
 // True if `bytes` is well-formed UTF-8 (no overlong forms, no surrogates,
 // nothing above U+10FFFF).

@@ -72,7 +72,7 @@ struct event {
   event_data data;
 };
 
-// The CloudEvents `type` of a payload, e.g. "keepwatch.monitor.created.v1".
+// The CloudEvents `type` of a payload, e.g. "keepwatch.monitor.created.v2".
 const char* type_of(const event_data& d) noexcept;
 
 // True for the payloads that go to keepwatch.checks.v1 (no hash chain).

@@ -57,7 +57,8 @@ inline auto fields_of(type_tag<monitor_config>) {
       fld("retries", &T::retries), fld("accepted_status", &T::accepted_status),
       fld("keyword", &T::keyword), fld("keyword_absent", &T::keyword_absent),
       fld("max_redirects", &T::max_redirects),
-      fld("verify_tls", &T::verify_tls), fld("push_token", &T::push_token),
+      fld("verify_tls", &T::verify_tls), fld("push_token_hash", &T::push_token_hash),
+      fld("push_token_sealed", &T::push_token_sealed),
       fld("grace_s", &T::grace_s), fld("tags", &T::tags),
       fld("channel_ids", &T::channel_ids));
 }

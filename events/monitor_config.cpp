@@ -13,7 +13,7 @@ bool operator==(const monitor_config& a, const monitor_config& b) {
     return std::tie(c.name, c.kind, c.url, c.host, c.port, c.interval_s,
                     c.timeout_ms, c.retries, c.accepted_status, c.keyword,
                     c.keyword_absent, c.max_redirects, c.verify_tls,
-                    c.push_token, c.grace_s, c.tags, c.channel_ids);
+                    c.push_token_hash, c.push_token_sealed, c.grace_s, c.tags, c.channel_ids);
   };
   // The tie above must list every member, as fields_of does.
   static_assert(std::tuple_size_v<decltype(tie(a))> == field_count<monitor_config>());

@@ -38,7 +38,14 @@ struct monitor_config {
   bool keyword_absent = false;      // keyword: up when the keyword is absent
   int max_redirects = 5;            // http, keyword
   bool verify_tls = true;           // https
-  std::string push_token;           // push: the secret part of the push URL
+  // push: the secret part of the push URL never enters the log in clear
+  // (monitor.created/updated v2). The log keeps its hex SHA-256, which push
+  // beats are matched by, and the token sealed with the node's key
+  // (secret_box), so the node can show the URL again. Events of v1 carried
+  // the token in clear; their upcaster keeps only its hash, and the sealed
+  // form of such a monitor is "" until its token is replaced.
+  std::string push_token_hash;
+  std::string push_token_sealed;
   int grace_s = 0;                  // push: extra time after the interval
   std::vector<std::string> tags;
   std::vector<std::string> channel_ids;  // notification channels to alert

@@ -23,13 +23,13 @@ enum class monitor_status { pending, up, down, maintenance };
 const char* to_string(monitor_status s) noexcept;
 
 struct monitor_created {
-  KW_EVENT_TYPE("monitor.created", 1)
+  KW_EVENT_TYPE("monitor.created", 2)
   std::string monitor_id;
   monitor_config config;
 };
 
 struct monitor_updated {
-  KW_EVENT_TYPE("monitor.updated", 1)
+  KW_EVENT_TYPE("monitor.updated", 2)
   monitor_config config;
 };
 

@@ -6,6 +6,7 @@
 
 #include "actors/host/node.hpp"
 #include "events/codec.hpp"
+#include "events/hash_chain.hpp"
 #include "gateway/api_context.hpp"
 #include "gateway/openapi_parts.hpp"
 #include "gateway/pg_pool.hpp"
@@ -22,7 +23,7 @@ std::optional<json> monitor_config_from(const json& b, monitor_config& cfg, cons
   to_json(j, base);
   json details = json::array();
   for (auto& [k, v] : b.items()) {
-    if (!j.contains(k) || k == "push_token") {
+    if (!j.contains(k) || k == "push_token_hash" || k == "push_token_sealed") {
       details.push_back({{"field", k}, {"message", "unknown field"}});
       continue;
     }
@@ -133,7 +134,13 @@ http_response create_monitor(const api_context& cx, const http_request& req) {
     if (auto bad = body_object(req, b)) return *bad;
     monitor_config cfg;
     if (auto details = monitor_config_from(b, cfg, monitor_config{})) return invalid(req, *details);
-    if (cfg.kind == monitor_kind::push) cfg.push_token = random_hex(16);
+    std::string push_token;
+    if (cfg.kind == monitor_kind::push) {
+      // The token enters the log only hashed and sealed (monitor_config.hpp).
+      push_token = random_hex(16);
+      cfg.push_token_hash = sha256_hex("", push_token);
+      cfg.push_token_sealed = cx.n.seal_secret(push_token);
+    }
     const std::string id = cx.object_id("m_", req, c);
     auto reply = cx.n.execute(tenant::command{cx.meta_for(req, c), tenant::create_monitor{id, cfg}},
                               tenant_id{c.tenant});
@@ -146,9 +153,11 @@ http_response create_monitor(const api_context& cx, const http_request& req) {
       if (reply->duplicate) {
         auto first = cx.n.monitor_state(tenant_id{c.tenant}, id);
         if (!first) return from_error(first.err(), req);
-        cfg.push_token = first->config.push_token;
+        auto token = cx.n.open_secret(first->config.push_token_sealed);
+        if (!token) return from_error(token.err(), req);
+        push_token = std::move(*token);
       }
-      if (!cfg.push_token.empty()) out["push_url"] = "/api/v1/push/" + cfg.push_token;
+      if (!push_token.empty()) out["push_url"] = "/api/v1/push/" + push_token;
     }
     auto res = http_response::json(201, out);
     res.set_header("Location", "/api/v1/monitors/" + id);

@@ -33,7 +33,8 @@ struct audited {
 nlohmann::json config_fields(const monitor_config& c) {
   nlohmann::json j;
   to_json(j, c);
-  j.erase("push_token");
+  j.erase("push_token_hash");
+  j.erase("push_token_sealed");
   return j;
 }
 

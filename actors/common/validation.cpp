@@ -140,8 +140,8 @@ status monitor_config(const kw::monitor_config& c, int min_interval_s) {
       if (c.port < 1 || c.port > 65535) return bad("port must be between 1 and 65535");
       break;
     case monitor_kind::push:
-      if (c.push_token.empty()) return bad("push_token must not be empty for a push monitor");
-      if (auto s = id("push_token", c.push_token); !s) return s;
+      if (auto s = sha256_hex("push_token_hash", c.push_token_hash); !s) return s;
+      if (c.push_token_sealed.size() > 256) return bad("push_token_sealed is too long");
       if (c.grace_s < 0 || c.grace_s > max_interval_s)
         return bad("grace_s must be between 0 and " + std::to_string(max_interval_s));
       break;

@@ -293,13 +293,14 @@ result<command_reply> node::execute(monitor::command cmd, const tenant_id& t,
 
 result<command_reply> node::push_beat(const std::string& token, std::chrono::milliseconds timeout) {
   if (impl_->stopped) return stopping();
-  auto found = impl_->push->find(token);
+  const std::string token_hash = sha256_hex("", token);
+  auto found = impl_->push->find(token_hash);
   if (!found) return make_error(errc::not_found, "no push monitor for this token");
   auto [tenant, monitor] = *found;
   return run_sync(
       [&](reply_fn f) {
         caf::anon_send(impl_->host_for(tenant_id{tenant}),
-                       push_request{token, tenant, monitor, impl_->reply_once(std::move(f))});
+                       push_request{token_hash, tenant, monitor, impl_->reply_once(std::move(f))});
       },
       timeout);
 }
@@ -352,6 +353,8 @@ std::pair<std::int64_t, std::int64_t> count(node::impl& im) {
 }  // namespace
 
 std::string node::seal_secret(const std::string& plain) const { return impl_->secrets->seal(plain); }
+
+result<std::string> node::open_secret(const std::string& sealed) const { return impl_->secrets->open(sealed); }
 
 std::int64_t node::monitor_count() { return count(*impl_).second; }
 

@@ -117,6 +117,8 @@ public:
   // Seals a webhook signing secret for create_channel / update_channel
   // (`secret_enc`): secrets enter the log only sealed with the node's key.
   std::string seal_secret(const std::string& plain) const;
+  // A secret sealed by seal_secret (by this node or one sharing its key).
+  result<std::string> open_secret(const std::string& sealed) const;
 
   // Current state, as the actors hold it (tests, CLI).
   result<tenant::state> tenant_state(const tenant_id& t);

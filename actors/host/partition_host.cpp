@@ -53,8 +53,8 @@ void spawn_live_monitor(host_t* self, recovered<monitor::state> rec) {
   auto tenant = rec.tenant;
   auto id = rec.st.id;
   auto slot = monitor_slot(tenant, id);
-  if (rec.st.config.kind == monitor_kind::push && !rec.st.config.push_token.empty())
-    if (!s.ctx->push->put(rec.st.config.push_token, tenant, id))
+  if (rec.st.config.kind == monitor_kind::push && !rec.st.config.push_token_hash.empty())
+    if (!s.ctx->push->put(rec.st.config.push_token_hash, tenant, id))
       spdlog::warn("partition {}: push token of monitor {}/{} already belongs to another monitor",
                    s.ctx->partition.get(), tenant, id);
   auto& f = s.facts[tenant];

@@ -10,16 +10,16 @@ namespace kw {
 
 // ---- push registry -------------------------------------------------------------
 
-bool push_registry::put(const std::string& token, const std::string& tenant,
+bool push_registry::put(const std::string& token_hash, const std::string& tenant,
                         const std::string& monitor) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, fresh] = map_.emplace(token, std::make_pair(tenant, monitor));
+  auto [it, fresh] = map_.emplace(token_hash, std::make_pair(tenant, monitor));
   return fresh || it->second == std::make_pair(tenant, monitor);
 }
 
-void push_registry::erase(const std::string& token) {
+void push_registry::erase(const std::string& token_hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  map_.erase(token);
+  map_.erase(token_hash);
 }
 
 void push_registry::erase_monitor(const std::string& tenant, const std::string& monitor) {
@@ -29,9 +29,9 @@ void push_registry::erase_monitor(const std::string& tenant, const std::string& 
 }
 
 std::optional<std::pair<std::string, std::string>> push_registry::find(
-    const std::string& token) const {
+    const std::string& token_hash) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = map_.find(token);
+  auto it = map_.find(token_hash);
   if (it == map_.end()) return std::nullopt;
   return it->second;
 }

@@ -28,15 +28,16 @@ class webhook_sender;
 
 namespace kw {
 
-// Push tokens → (tenant, monitor), shared by every host of the node.
+// Push tokens, by their hex SHA-256 (monitor_config::push_token_hash) →
+// (tenant, monitor), shared by every host of the node.
 class push_registry {
 public:
   // False (and nothing changed) when the token already belongs to another
   // monitor: a push URL never silently changes hands.
-  bool put(const std::string& token, const std::string& tenant, const std::string& monitor);
-  void erase(const std::string& token);
+  bool put(const std::string& token_hash, const std::string& tenant, const std::string& monitor);
+  void erase(const std::string& token_hash);
   void erase_monitor(const std::string& tenant, const std::string& monitor);
-  std::optional<std::pair<std::string, std::string>> find(const std::string& token) const;
+  std::optional<std::pair<std::string, std::string>> find(const std::string& token_hash) const;
 
 private:
   mutable std::mutex mu_;
@@ -142,7 +143,7 @@ struct monitor_request {
   reply_fn reply;
 };
 struct push_request {
-  std::string token;
+  std::string token_hash;
   std::string tenant;
   std::string monitor;
   reply_fn reply;

@@ -261,8 +261,8 @@ void on_appended(monitor_actor_t* self, append_done& d) {
     r.offsets.push_back(off);
     if (std::holds_alternative<monitor_updated>(e.data)) {
       s.ctx->push->erase_monitor(s.facts->tenant(), s.st.id);
-      if (s.st.config.kind == monitor_kind::push && !s.st.config.push_token.empty())
-        if (!s.ctx->push->put(s.st.config.push_token, s.facts->tenant(), s.st.id))
+      if (s.st.config.kind == monitor_kind::push && !s.st.config.push_token_hash.empty())
+        if (!s.ctx->push->put(s.st.config.push_token_hash, s.facts->tenant(), s.st.id))
           spdlog::warn("push token of monitor {}/{} already belongs to another monitor", s.facts->tenant(),
                        s.st.id);
     }

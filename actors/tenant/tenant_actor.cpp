@@ -89,8 +89,8 @@ void on_appended(tenant_actor_t* self, append_done& d) {
     r.offsets.push_back(off);
     if (auto* mc = std::get_if<monitor_created>(&e.data)) {
       // Registered before the reply, so a beat right after it finds the monitor.
-      if (mc->config.kind == monitor_kind::push && !mc->config.push_token.empty())
-        if (!s.ctx->push->put(mc->config.push_token, s.id, mc->monitor_id))
+      if (mc->config.kind == monitor_kind::push && !mc->config.push_token_hash.empty())
+        if (!s.ctx->push->put(mc->config.push_token_hash, s.id, mc->monitor_id))
           spdlog::warn("push token of monitor {}/{} already belongs to another monitor", s.id,
                        mc->monitor_id);
       self->send(s.host, monitor_born{s.id, mc->monitor_id, e, off});

@@ -103,7 +103,7 @@ export async function invoiceView(ctx) {
 
 export async function auditView(ctx) {
   const { main } = ctx;
-  const action = input({ placeholder: "e.g. keepwatch.monitor.created.v1" });
+  const action = input({ placeholder: "e.g. keepwatch.monitor.created.v2" });
   const entity = input({ placeholder: "e.g. monitor/m_…" });
   const body = h("div", {}, loading());
   const more = h("div", { class: "more" });

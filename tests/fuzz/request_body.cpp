@@ -43,7 +43,7 @@ void monitor_overlay(const json& b, const kw::monitor_config& base) {
   json j;
   to_json(j, base);
   for (auto& [k, val] : b.items()) {
-    if (!j.contains(k) || k == "push_token") return;  // refused as an unknown field
+    if (!j.contains(k) || k == "push_token_hash" || k == "push_token_sealed") return;  // refused as an unknown field
     j[k] = val;
   }
   kw::monitor_config cfg;

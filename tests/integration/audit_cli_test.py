@@ -188,7 +188,7 @@ def main():
         s0 = state_at("2000-01-01")
         check(s0.get("state") is None and s0.get("events_applied") == 0, "before the first event: no state")
         monitors_created = [r["data"]["monitor_id"] for r in acme_recs
-                            if r["type"] == "keepwatch.monitor.created.v1"]
+                            if r["type"] == "keepwatch.monitor.created.v2"]
         deleted = [r["subject"].split("/", 1)[1] for r in acme_recs if r["type"] == "keepwatch.monitor.deleted.v1"]
         s_end = state_at("2100-01-01")
         check(sorted(s_end.get("state", {}).get("monitors", [])) ==

@@ -5,6 +5,7 @@
 // audit tests. Usage: kafka_scenario BOOTSTRAP|embedded DIR
 #include <cstdio>
 
+#include "events/hash_chain.hpp"
 #include "actors/host/node_fixture.hpp"
 #include "actors/host/notary.hpp"
 
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
   monitor_config push;
   push.name = "nightly backup";
   push.kind = monitor_kind::push;
-  push.push_token = "tok-acme-backup";
+  push.push_token_hash = sha256_hex("", "tok-acme-backup");
   push.interval_s = 3600;
   push.timeout_ms = 1000;
   must(n.execute(tcmd(tenant::create_monitor{"backup", push}), acme), "monitor backup");

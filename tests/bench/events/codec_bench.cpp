@@ -8,7 +8,7 @@
 // fast. Prints:
 //  - core.decode                  keepwatch.check.completed.v1 (~450 bytes,
 //                                 most of the log)
-//  - core.decode_monitor_created  keepwatch.monitor.created.v1 (full config)
+//  - core.decode_monitor_created  keepwatch.monitor.created.v2 (full config)
 //
 // Usage: codec_bench [seconds per figure]  (default 2)
 #include <chrono>

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "events/event_fields.hpp"
+#include "events/hash_chain.hpp"
 #include "samples.hpp"
 
 namespace {
@@ -205,7 +206,7 @@ TEST(codec_rejects, wrong_specversion_and_unknown_type) {
   j = base_record();
   j["type"] = "keepwatch.monitor.exploded.v1";
   expect_rejected(j, R"(type: unknown event type "keepwatch.monitor.exploded.v1")");
-  j["type"] = "keepwatch.monitor.created.v2";
+  j["type"] = "keepwatch.monitor.created.v3";
   expect_rejected(j, "type: unknown event type");
 }
 
@@ -341,6 +342,39 @@ TEST(codec_rejects, bad_enum_strings) {
   expect_rejected(sc, "data.to: expected string, got integer");
 }
 
+// ---- older versions ------------------------------------------------------------
+
+// monitor.created v1 (push token in clear), as the log of an earlier release
+// holds it, still decodes: to the current version, with the token's hash and
+// no sealed form; encoding it again writes v2 without the token.
+TEST(codec_older_versions, monitor_created_v1_upcasts_its_push_token_to_a_hash) {
+  json v2 = json::parse(kw::encode(sample_event(kw::monitor_created{"m_1", {}}, 3)));
+  json v1 = v2;
+  v1["type"] = "keepwatch.monitor.created.v1";
+  auto& cfg = v1["data"]["config"];
+  cfg.erase("push_token_hash");
+  cfg.erase("push_token_sealed");
+  cfg["kind"] = "push";
+  cfg["url"] = "";
+  cfg["push_token"] = "tok-from-2025";
+  auto back = kw::decode(v1.dump());
+  ASSERT_TRUE(back.ok()) << back.err().message;
+  const auto& d = std::get<kw::monitor_created>(back->data);
+  EXPECT_EQ(d.config.push_token_hash, kw::sha256_hex("", "tok-from-2025"));
+  EXPECT_EQ(d.config.push_token_sealed, "");
+  const std::string again = kw::encode(*back);
+  EXPECT_NE(again.find("keepwatch.monitor.created.v2"), std::string::npos);
+  EXPECT_EQ(again.find("tok-from-2025"), std::string::npos);
+  // v1 with v2's fields, or v2 with v1's, is refused: each version is strict.
+  json mixed = v1;
+  mixed["data"]["config"]["push_token_hash"] = "x";
+  EXPECT_FALSE(kw::decode(mixed.dump()).ok());
+  json old_field_in_v2 = v2;
+  old_field_in_v2["data"]["config"]["push_token"] = "tok";
+  EXPECT_FALSE(kw::decode(old_field_in_v2.dump()).ok());
+  for (auto type : kw::older_types()) EXPECT_FALSE(kw::index_of_type(type).has_value()) << type;
+}
+
 // ---- metering ------------------------------------------------------------------
 
 // The API-call counts the gateway flushes: a tenant-stream, hash-chained event
@@ -448,7 +482,7 @@ TEST(types, names_and_indices_agree) {
     EXPECT_EQ(kw::index_of_type(type), i);
   }
   EXPECT_FALSE(kw::index_of_type("keepwatch.nope.v1").has_value());
-  EXPECT_STREQ(kw::type_of(kw::monitor_created{}), "keepwatch.monitor.created.v1");
+  EXPECT_STREQ(kw::type_of(kw::monitor_created{}), "keepwatch.monitor.created.v2");
 }
 
 }  // namespace

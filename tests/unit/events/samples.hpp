@@ -31,7 +31,8 @@ inline monitor_config sample_config() {
   c.keyword_absent = true;
   c.max_redirects = 3;
   c.verify_tls = false;
-  c.push_token = "tok_9f8e";
+  c.push_token_hash = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+  c.push_token_sealed = "sb1:bm9uY2UtYW5kLWNpcGhlcnRleHQ=";
   c.grace_s = 15;
   c.tags = {"prod", "eu"};
   c.channel_ids = {"ch_1", "ch_2"};

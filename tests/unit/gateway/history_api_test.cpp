@@ -352,17 +352,17 @@ TEST_P(HistoryApiTest, AuditShowsTheApiWritesByTheUserFromTheirAddress) {
     EXPECT_TRUE(r["prevhash"].is_string());
     EXPECT_GE(r["offset"].get<long long>(), 0);
   }
-  EXPECT_EQ(rows[0]["action"], "keepwatch.monitor.created.v1");
+  EXPECT_EQ(rows[0]["action"], "keepwatch.monitor.created.v2");
   EXPECT_TRUE(rows[0]["before"].is_null());
   EXPECT_EQ(rows[0]["after"]["config"]["name"], "one");
-  EXPECT_EQ(rows[1]["action"], "keepwatch.monitor.updated.v1");
+  EXPECT_EQ(rows[1]["action"], "keepwatch.monitor.updated.v2");
   EXPECT_EQ(rows[1]["before"]["config"]["name"], "one");
   EXPECT_EQ(rows[1]["after"]["config"]["name"], "uno");
   EXPECT_LE(rows[0]["time"].get<std::string>(), rows[1]["time"].get<std::string>());
 
   // Filtered by action: both creations; all rows paged one at a time come
   // back in order and whole.
-  auto created = call("GET", "/api/v1/audit?action=keepwatch.monitor.created.v1", a);
+  auto created = call("GET", "/api/v1/audit?action=keepwatch.monitor.created.v2", a);
   ASSERT_EQ(created.status, 200) << created.body;
   ASSERT_EQ(created.j()["items"].size(), 2u) << created.body;
   EXPECT_EQ(created.j()["items"][1]["entity"], "monitor/" + m2);

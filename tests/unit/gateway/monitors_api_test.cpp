@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/host/node_fixture.hpp"
+#include "events/hash_chain.hpp"
 #include "gateway/passwords.hpp"
 #include "projections/migrations.hpp"
 #include "projections/pg_fixture.hpp"
@@ -107,6 +108,19 @@ protected:
                                            std::to_string(j["offsets"][0].get<long long>())};
   }
 
+  // Every record of the domain-event topic, all partitions, as stored.
+  std::string all_event_bytes() {
+    std::string all;
+    for (int p = 0; p < node_->partitions(); ++p)
+      for (std::int64_t from = 0;;) {
+        auto batch = node_->log().read(storage::topic::events, partition_id{p}, log_offset{from}, 1000);
+        if (!batch || batch->empty()) break;
+        for (auto& r : *batch) all += r.value + "\n";
+        from = batch->back().offset.get() + 1;
+      }
+    return all;
+  }
+
   std::int64_t events_in_log() {
     std::int64_t n = 0;
     for (int p = 0; p < node_->partitions(); ++p)
@@ -151,6 +165,30 @@ TEST_F(MonitorsApiTest, ARetriedCreateWithTheSameIdempotencyKeyNamesTheSameMonit
   auto state = node_->tenant_state(tenant_id{a_["tenant_id"].get<std::string>()});
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->monitors.size(), 2u);
+}
+
+// A push URL's token is a credential: the log (kept forever, read by every
+// analytics consumer) holds only its hash and its sealed form, never the token.
+TEST_F(MonitorsApiTest, APushTokenNeverEntersTheLogInClear) {
+  auto created = api_->handle(req("POST", "/api/v1/monitors", a_["access_token"],
+                                  json{{"name", "cron"}, {"kind", "push"}, {"interval_s", 60}}.dump()));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string url = body(created)["push_url"];
+  const std::string token = url.substr(std::string("/api/v1/push/").size());
+  ASSERT_GE(token.size(), 32u);
+  const std::string log = all_event_bytes();
+  ASSERT_NE(log.find("keepwatch.monitor.created.v2"), std::string::npos);
+  EXPECT_EQ(log.find(token), std::string::npos) << "the push token is in the log in clear";
+  EXPECT_NE(log.find(kw::sha256_hex("", token)), std::string::npos);
+  // The token still works, and a wrong one does not.
+  EXPECT_EQ(api_->handle(req("POST", url, "")).status, 200);
+  EXPECT_EQ(api_->handle(req("POST", "/api/v1/push/" + kw::sha256_hex("", token), "")).status, 404);
+  // A client cannot choose the hash or the sealed form.
+  for (const char* field : {"push_token_hash", "push_token_sealed"}) {
+    auto r = api_->handle(req("POST", "/api/v1/monitors", a_["access_token"],
+                              json{{"name", "mine"}, {"kind", "push"}, {field, std::string(64, 'a')}}.dump()));
+    EXPECT_EQ(r.status, 422) << field << " " << r.body;
+  }
 }
 
 // Names and tags come back exactly as they were given, whatever they hold

@@ -263,7 +263,7 @@ TEST_P(HistoryTest, ReadModelsMatchTheHandWorkedFigures) {
   EXPECT_EQ(q("SELECT count(*) FROM audit_log"),
             q("SELECT count(*) FROM audit_log WHERE hash <> '' AND log_offset >= 0"));
   EXPECT_EQ(q("SELECT before->'config'->>'name' || '->' || (after->'config'->>'name') FROM audit_log "
-              "WHERE action = 'keepwatch.monitor.updated.v1'"),
+              "WHERE action = 'keepwatch.monitor.updated.v2'"),
             "site->website");
   EXPECT_EQ(q("SELECT actor_kind || ':' || actor_id || ':' || actor_ip || ':' || entity FROM audit_log "
               "WHERE action = 'keepwatch.tenant.member_role_changed.v1'"),

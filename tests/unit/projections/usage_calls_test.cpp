@@ -128,7 +128,7 @@ TEST_P(UsageCallsTest, CallsAccumulatePerTenantAndDay) {
   // tenant's dashboard row does not move.
   EXPECT_EQ(q("SELECT count(*) FROM audit_log WHERE action LIKE '%api_calls%'"), "0");
   EXPECT_EQ(q("SELECT string_agg(action, ' ' ORDER BY seq) FROM audit_log WHERE aggregate = 'tenant/acme'"),
-            "keepwatch.tenant.created.v1 keepwatch.monitor.created.v1");
+            "keepwatch.tenant.created.v1 keepwatch.monitor.created.v2");
   EXPECT_EQ(q("SELECT count(*) FROM tenants"), "2");
 }
 

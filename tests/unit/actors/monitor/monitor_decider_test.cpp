@@ -436,9 +436,9 @@ TEST(monitor_delivery, an_older_snapshot_is_not_read_as_owing_nothing) {
   spec t;
   t.given({created()});
   auto j = km::encode_state(t.state());
-  auto pos = j.find("\"v\":4");
+  auto pos = j.find("\"v\":5");
   ASSERT_NE(pos, std::string::npos);
-  EXPECT_EQ(km::decode_state(j.replace(pos, 5, "\"v\":3")).err().code, errc::decode);  // recovery replays the log
+  EXPECT_EQ(km::decode_state(j.replace(pos, 5, "\"v\":4")).err().code, errc::decode);  // recovery replays the log
 }
 
 // ---------------------------------------------------------------- idempotency, versions

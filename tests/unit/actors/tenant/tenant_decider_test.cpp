@@ -2,6 +2,7 @@
 //
 // Events are compared through the canonical codec (kw::encode), so a failing
 // test prints both sides as readable JSON.
+#include "events/hash_chain.hpp"
 #include "actors/tenant/tenant_decider.hpp"
 
 #include <gtest/gtest.h>
@@ -582,7 +583,8 @@ INSTANTIATE_TEST_SUITE_P(
         config_case{"tcp port 0", with(base, [](auto& c) { c.kind = monitor_kind::tcp; c.host = "h"; c.port = 0; }), false},
         config_case{"tcp port 65536", with(base, [](auto& c) { c.kind = monitor_kind::tcp; c.host = "h"; c.port = 65536; }), false},
         config_case{"tcp port 65535", with(base, [](auto& c) { c.kind = monitor_kind::tcp; c.host = "h"; c.port = 65535; }), true},
-        config_case{"push ok", with(base, [](auto& c) { c.kind = monitor_kind::push; c.url = ""; c.push_token = "tok123"; }), true},
+        config_case{"push ok", with(base, [](auto& c) { c.kind = monitor_kind::push; c.url = ""; c.push_token_hash = sha256_hex("", "tok123"); }), true},
+        config_case{"push with a token in clear", with(base, [](auto& c) { c.kind = monitor_kind::push; c.url = ""; c.push_token_hash = "tok123"; }), false},
         config_case{"push no token", with(base, [](auto& c) { c.kind = monitor_kind::push; }), false},
         config_case{"timeout 0", with(base, [](auto& c) { c.timeout_ms = 0; }), false},
         config_case{"timeout 120001", with(base, [](auto& c) { c.interval_s = 600; c.timeout_ms = 120001; }), false},

@@ -65,7 +65,17 @@ api_context::api_context(node& nd, pg_pool& p, const api_options& opts) : n(nd),
 
 command_meta api_context::meta_for(const http_request& req, const caller& c) const {
   command_meta m;
-  m.command_id = req.header("idempotency-key").value_or(new_id());
+  // With an Idempotency-Key the command's id is the key bound to the request
+  // it came with (caller, method, target, body bytes): the same request sent
+  // again is the same command, and the tenant replays its first answer; the
+  // key reused for another request is another command — never a replay of
+  // the answer to something else (a DELETE answered with a create's 201).
+  if (auto key = req.header("idempotency-key"))
+    m.command_id = "idem-" + sha256_of(c.kind + "\n" + c.id + "\n" + req.method + " " + req.target + "\n" +
+                                       std::to_string(req.body.size()) + "\n" + req.body + "\n" + *key)
+                                 .substr(0, 32);
+  else
+    m.command_id = new_id();
   m.actor = actor_ref{c.kind, c.id, req.remote_ip};
   m.time = now_us();
   m.correlation_id = req.request_id;

@@ -167,6 +167,34 @@ TEST_F(MonitorsApiTest, ARetriedCreateWithTheSameIdempotencyKeyNamesTheSameMonit
   EXPECT_EQ(state->monitors.size(), 2u);
 }
 
+// An Idempotency-Key names one request: reused for a different one, it never
+// replays the first one's answer (a DELETE answered "done" by a create's
+// cached reply, the monitor still there).
+TEST_F(MonitorsApiTest, AnIdempotencyKeyReusedForAnotherRequestIsNotAReplay) {
+  auto keyed = [&](const std::string& method, const std::string& target, const std::string& body) {
+    auto r = req(method, target, a_["access_token"], body);
+    r.headers.emplace_back("idempotency-key", "reused-key");
+    return api_->handle(r);
+  };
+  const std::string cfg = json{{"name", "web"}, {"url", "https://a.example/"}}.dump();
+  auto created = keyed("POST", "/api/v1/monitors", cfg);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = body(created)["monitor_id"];
+  // The same request again: a replay.
+  auto again = keyed("POST", "/api/v1/monitors", cfg);
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_TRUE(body(again)["duplicate"].get<bool>());
+  // Another body under the key: not the first answer.
+  auto other = keyed("POST", "/api/v1/monitors", json{{"name", "other"}, {"url", "https://b.example/"}}.dump());
+  EXPECT_FALSE(other.status == 201 && body(other).value("duplicate", false)) << other.body;
+  // Another route under the key: it happens.
+  auto del = keyed("DELETE", "/api/v1/monitors/" + id, "");
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_FALSE(body(del).value("duplicate", true)) << del.body;
+  auto st = node_->monitor_state(tenant_id{a_["tenant_id"].get<std::string>()}, id);
+  EXPECT_TRUE(!st.ok() || st->deleted) << "the monitor is still there";
+}
+
 // A push URL's token is a credential: the log (kept forever, read by every
 // analytics consumer) holds only its hash and its sealed form, never the token.
 TEST_F(MonitorsApiTest, APushTokenNeverEntersTheLogInClear) {

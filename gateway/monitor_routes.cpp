@@ -1,7 +1,8 @@
 // Monitors: create, list (cursor pages; filters by status, tag and name),
 // get, update, pause, resume, delete. Writes are commands to the tenant's
 // actor (create, delete) or the monitor's (update, pause, resume); reads come
-// from the dashboard read model (monitor_overview) under row-level security.
+// from the dashboard read model (monitor_list, and the stats tables for the
+// uptime windows) under row-level security.
 #include <pqxx/pqxx>
 
 #include "actors/host/node.hpp"
@@ -44,7 +45,7 @@ std::optional<json> monitor_config_from(const json& b, monitor_config& cfg, cons
   return std::nullopt;
 }
 
-// A monitor_overview row (overview_columns(), in that order) as a JSON
+// A list row (list_sql(), in that order) as a JSON
 // object, written straight into `out`: the list is the dashboard's hottest
 // read, and a JSON tree per row (and lookups by column name) was most of the
 // gateway's share of its cost in the profile. Keys in
@@ -120,12 +121,30 @@ http_response json_text(std::string body, bool fresh) {
   return res;
 }
 
-const std::string& overview_columns() {
-  static const std::string cols =
-      "monitor_id, name, kind, target, interval_s, to_json(tags)::text AS tags_json, active, status, " +
-      rfc3339_sql("status_since") + " AS status_since_s, " + rfc3339_sql("last_check_at") +
-      " AS last_check_at_s, last_check_ok, last_latency_us, uptime_24h, uptime_7d, uptime_30d, avg_latency_us_24h";
-  return cols;
+// The monitor rows chosen by `rows` (a query on monitor_list, the
+// dashboard projection's read model, giving whole rows as `l`), in
+// monitor_id order, as the columns of `enum col`. Everything but the uptime
+// windows is read as stored; the windows move with now(), so they are
+// summed from the stats tables for these rows only (after the page's LIMIT,
+// never for the tenant's other monitors), exactly as monitor_overview sums
+// them. A monitor that has no latest check has no stats rows either (a check
+// batch writes both in one statement, and retention never removes a latest
+// check), so its sums are NULL without reading them.
+std::string list_sql(const std::string& rows) {
+  return "SELECT l.monitor_id, l.name, l.kind, l.target, l.interval_s, l.tags_json, l.active, l.status, "
+         "l.status_since, l.last_check_at, l.last_check_ok, l.last_latency_us, "
+         "round(h24.up::numeric / nullif(h24.checks, 0), 6), round(d.up7::numeric / nullif(d.checks7, 0), 6), "
+         "round(d.up30::numeric / nullif(d.checks30, 0), 6), (h24.latency_sum_us / nullif(h24.up, 0))::bigint "
+         "FROM (" + rows + ") l "
+         "LEFT JOIN LATERAL (SELECT sum(checks) AS checks, sum(up) AS up, sum(latency_sum_us) AS latency_sum_us "
+         "FROM monitor_stats_hour s WHERE l.check_seq IS NOT NULL AND s.tenant_id = l.tenant_id "
+         "AND s.monitor_id = l.monitor_id AND s.bucket > now() - interval '24 hours') h24 ON true "
+         "LEFT JOIN LATERAL (SELECT sum(checks) FILTER (WHERE s.bucket > now() - interval '7 days') AS checks7, "
+         "sum(up) FILTER (WHERE s.bucket > now() - interval '7 days') AS up7, "
+         "sum(checks) AS checks30, sum(up) AS up30 "
+         "FROM monitor_stats_day s WHERE l.check_seq IS NOT NULL AND s.tenant_id = l.tenant_id "
+         "AND s.monitor_id = l.monitor_id AND s.bucket > now() - interval '30 days') d ON true "
+         "ORDER BY l.monitor_id";
 }
 
 http_response create_monitor(const api_context& cx, const http_request& req) {
@@ -222,14 +241,22 @@ http_response list_monitors(const api_context& cx, const http_request& req) {
     std::string last_id;
     bool more = false;
     // The dashboard's hottest read: one round trip, prepared once per
-    // connection (the view is costly to plan).
-    static const std::string sql =
-        "SELECT " + overview_columns() +
-        " FROM monitor_overview WHERE monitor_id > $1::text AND ($2::text = '' OR status = $2) "
+    // connection. Without filters it has a statement of its own, whose
+    // generic plan is the primary key's range scan stopping at the limit
+    // (with the filters' "$n = '' OR ..." in it, PostgreSQL's generic plan
+    // read and sorted every monitor of the tenant for each page).
+    static const std::string plain_sql =
+        list_sql("SELECT * FROM monitor_list WHERE listed AND monitor_id > $1::text ORDER BY monitor_id LIMIT $2::int");
+    static const std::string filtered_sql = list_sql(
+        "SELECT * FROM monitor_list WHERE listed AND monitor_id > $1::text AND ($2::text = '' OR status = $2) "
         "AND ($3::text = '' OR $3 = ANY(tags)) AND ($4::text = '' OR name ILIKE '%' || $4 || '%') "
-        "ORDER BY monitor_id LIMIT $5::int";
-    auto st = cx.pool.read_as_tenant(c.tenant, "kw_monitor_list_v1", sql,
-                                     {pg.after, status, tag, name, std::to_string(pg.limit + 1)},
+        "ORDER BY monitor_id LIMIT $5::int");
+    const bool filtered = !status.empty() || !tag.empty() || !name.empty();
+    const std::string limit = std::to_string(pg.limit + 1);
+    auto st = cx.pool.read_as_tenant(c.tenant, filtered ? "kw_monitor_list_filtered_v2" : "kw_monitor_list_v2",
+                                     filtered ? filtered_sql : plain_sql,
+                                     filtered ? std::vector<std::optional<std::string>>{pg.after, status, tag, name, limit}
+                                              : std::vector<std::optional<std::string>>{pg.after, limit},
                                      [&](const pqxx::result& rows) {
       items.reserve(rows.size() * 400);
       int n = 0;
@@ -262,8 +289,8 @@ http_response get_monitor(const api_context& cx, const http_request& req, const 
       return bad_query(req, details);
     const bool fresh = cx.wait_for(req);
     std::string item;
-    static const std::string sql = "SELECT " + overview_columns() + " FROM monitor_overview WHERE monitor_id = $1::text";
-    auto st = cx.pool.read_as_tenant(c.tenant, "kw_monitor_get_v1", sql, {p.at("id")}, [&](const pqxx::result& rows) {
+    static const std::string sql = list_sql("SELECT * FROM monitor_list WHERE listed AND monitor_id = $1::text");
+    auto st = cx.pool.read_as_tenant(c.tenant, "kw_monitor_get_v2", sql, {p.at("id")}, [&](const pqxx::result& rows) {
       if (!rows.empty()) append_monitor(item, rows[0]);
     });
     if (!st) return from_error(st.err(), req);

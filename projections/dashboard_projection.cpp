@@ -21,6 +21,9 @@ std::string json_array(const std::vector<std::string>& v) { return nlohmann::jso
 constexpr const char* text_array_of_json =
     "ARRAY(SELECT jsonb_array_elements_text($X::jsonb))";
 
+// The tags of a monitor_list row, from the JSON array in $7, as `a.t`.
+constexpr const char* list_tags = "(SELECT ARRAY(SELECT jsonb_array_elements_text($7::jsonb)) AS t) a";
+
 std::string with_param(std::string sql_template, const char* placeholder) {
   auto at = sql_template.find("$X");
   sql_template.replace(at, 2, placeholder);
@@ -47,7 +50,9 @@ void json_string(std::string& out, const std::string& v) {
 // The check results of a batch in one statement: the rows parsed once, then
 // the heartbeats inserted; the minute, hour and day sums grouped and added
 // (counters that only add, so the order batches arrive in does not matter);
-// each monitor's latest check kept only when its seq is higher.
+// each monitor's latest check kept only when its seq is higher, in
+// monitor_last_check and in monitor_list (a row not yet listed when the
+// monitor's creation has not been read yet).
 const std::string& checks_sql() {
   static const std::string sql = [] {
     std::string s =
@@ -66,6 +71,12 @@ const std::string& checks_sql() {
            "latency_sum_us = s.latency_sum_us + excluded.latency_sum_us, "
            "latency_min_us = least(s.latency_min_us, excluded.latency_min_us), "
            "latency_max_us = greatest(s.latency_max_us, excluded.latency_max_us))";
+    s += ", list AS (INSERT INTO monitor_list AS ml (tenant_id, monitor_id, check_seq, last_check_at, "
+         "last_check_ok, last_latency_us) SELECT DISTINCT ON (t, m) t, m, s, kw_rfc3339(at), ok, x.l FROM x "
+         "ORDER BY t, m, s DESC ON CONFLICT (tenant_id, monitor_id) DO UPDATE SET check_seq = excluded.check_seq, "
+         "last_check_at = excluded.last_check_at, last_check_ok = excluded.last_check_ok, "
+         "last_latency_us = excluded.last_latency_us "
+         "WHERE ml.check_seq IS NULL OR excluded.check_seq > ml.check_seq)";
     s += " INSERT INTO monitor_last_check AS c (tenant_id, monitor_id, seq, checked_at, ok, latency_us, "
          "http_status, error, cert_expires_at) SELECT DISTINCT ON (t, m) t, m, s, at, ok, l, h, e, x FROM x "
          "ORDER BY t, m, s DESC ON CONFLICT (tenant_id, monitor_id) DO UPDATE SET seq = excluded.seq, "
@@ -86,7 +97,7 @@ public:
   std::vector<std::string> tables() const override {
     return {"tenants", "members", "api_keys", "channels", "status_pages", "maintenance_windows",
             "monitors", "monitor_last_check", "heartbeats", "monitor_stats_minute",
-            "monitor_stats_hour", "monitor_stats_day", "incidents"};
+            "monitor_stats_hour", "monitor_stats_day", "incidents", "monitor_list"};
   }
 
   void apply(const std::vector<projected_event>& batch, sql_batch& out) const override {
@@ -218,6 +229,18 @@ private:
             },
             [&](const monitor_created& d) {
               const auto& c = d.config;
+              out.push_back({"INSERT INTO monitor_list AS ml (tenant_id, monitor_id, listed, name, kind, target, "
+                             "interval_s, tags, tags_json, active, status, status_since) "
+                             "SELECT $1::text, $2::text, true, $3::text, $4::text, $5::text, $6::int, a.t, "
+                             "to_json(a.t)::text, true, 'pending', kw_rfc3339($8::timestamptz) FROM " +
+                                 std::string(list_tags) +
+                                 " ON CONFLICT (tenant_id, monitor_id) DO UPDATE SET listed = true, "
+                                 "name = excluded.name, kind = excluded.kind, target = excluded.target, "
+                                 "interval_s = excluded.interval_s, tags = excluded.tags, "
+                                 "tags_json = excluded.tags_json, active = true, status = 'pending', "
+                                 "status_since = excluded.status_since",
+                             {t, d.monitor_id, c.name, to_string(c.kind), target_of(c),
+                              std::to_string(c.interval_s), json_array(c.tags), at}});
               out.push_back({with_param("INSERT INTO monitors (tenant_id, monitor_id, name, kind, target, "
                                         "interval_s, tags, config, active, status, status_since, "
                                         "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, " +
@@ -229,6 +252,11 @@ private:
             },
             [&](const monitor_updated& d) {
               const auto& c = d.config;
+              out.push_back({"UPDATE monitor_list SET name = $3, kind = $4, target = $5, interval_s = $6::int, "
+                             "tags = a.t, tags_json = to_json(a.t)::text FROM " +
+                                 std::string(list_tags) + " WHERE tenant_id = $1 AND monitor_id = $2 AND listed",
+                             {t, monitor_of(e.meta), c.name, to_string(c.kind), target_of(c),
+                              std::to_string(c.interval_s), json_array(c.tags)}});
               out.push_back({with_param("UPDATE monitors SET name = $3, kind = $4, target = $5, "
                                         "interval_s = $6, tags = " +
                                             std::string(text_array_of_json) +
@@ -239,20 +267,35 @@ private:
                               std::to_string(c.interval_s), json_array(c.tags), config_json(c), at}});
             },
             [&](const monitor_paused&) {
+              out.push_back({"UPDATE monitor_list SET active = false WHERE tenant_id = $1 AND monitor_id = $2 "
+                             "AND listed",
+                             {t, monitor_of(e.meta)}});
               out.push_back({"UPDATE monitors SET active = false, updated_at = $3 "
                              "WHERE tenant_id = $1 AND monitor_id = $2",
                              {t, monitor_of(e.meta), at}});
             },
             [&](const monitor_resumed&) {
+              out.push_back({"UPDATE monitor_list SET active = true WHERE tenant_id = $1 AND monitor_id = $2 "
+                             "AND listed",
+                             {t, monitor_of(e.meta)}});
               out.push_back({"UPDATE monitors SET active = true, updated_at = $3 "
                              "WHERE tenant_id = $1 AND monitor_id = $2",
                              {t, monitor_of(e.meta), at}});
             },
             [&](const monitor_deleted& d) {
+              // The row stays, unlisted, with its latest check (see 0008).
+              out.push_back({"UPDATE monitor_list SET listed = false, name = DEFAULT, kind = DEFAULT, "
+                             "target = DEFAULT, interval_s = DEFAULT, tags = DEFAULT, tags_json = DEFAULT, "
+                             "active = DEFAULT, status = DEFAULT, status_since = DEFAULT "
+                             "WHERE tenant_id = $1 AND monitor_id = $2",
+                             {t, d.monitor_id}});
               out.push_back({"DELETE FROM monitors WHERE tenant_id = $1 AND monitor_id = $2",
                              {t, d.monitor_id}});
             },
             [&](const monitor_status_changed& d) {
+              out.push_back({"UPDATE monitor_list SET status = $3, status_since = kw_rfc3339($4::timestamptz) "
+                             "WHERE tenant_id = $1 AND monitor_id = $2 AND listed",
+                             {t, monitor_of(e.meta), to_string(d.to), at}});
               out.push_back({"UPDATE monitors SET status = $3, status_since = $4, status_reason = $5, "
                              "updated_at = $4 WHERE tenant_id = $1 AND monitor_id = $2",
                              {t, monitor_of(e.meta), to_string(d.to), at, d.reason}});

@@ -7,6 +7,7 @@
 #include "gateway/api.hpp"
 
 #include <gtest/gtest.h>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "actors/host/node_fixture.hpp"
@@ -258,6 +259,110 @@ TEST_F(MonitorsApiTest, CreatedMonitorIsReadableAtOnceWithReadYourWrites) {
   auto state = node_->tenant_state(tenant_id{a_["tenant_id"].get<std::string>()});
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->monitors.count(id), 1u);
+}
+
+// The list and each monitor alone answer what monitor_overview (the view
+// the list was read from before monitor_list) works out from the monitors,
+// their latest checks and their stats: configuration after an update and a
+// pause, status, latest check, uptimes over 24 h, 7 d and 30 d (six
+// decimals, as PostgreSQL rounds them) and mean latency, in monitor_id order
+// across pages; a monitor without checks has nulls; a deleted one is gone.
+TEST_F(MonitorsApiTest, ListAnswersWhatTheOverviewWorksOutFromChecksAndStats) {
+  const std::string tenant = a_["tenant_id"];
+  std::vector<std::string> ids;
+  std::string last;
+  for (int i = 0; i < 4; ++i) {
+    auto [id, pos] = create(a_, {{"name", "svc-" + std::to_string(i)}, {"url", "https://a.example/" + std::to_string(i)},
+                                 {"tags", json::array({"t" + std::to_string(i), "all"})}});
+    ids.push_back(id);
+    last = pos;
+  }
+  create(b_, {{"name", "b-only"}, {"url", "https://b.example/"}});
+  auto check = [&](const std::string& monitor, std::int64_t ago_us, bool ok, std::int64_t latency_us) {
+    command_meta m;
+    m.command_id = new_id();
+    m.actor = kw::system_actor();
+    m.time = timestamp{now().get() - ago_us};
+    auto r = node_->execute(monitor::command{m, {}, monitor::record_check{ok, latency_us, ok ? 200 : 503,
+                                                                           ok ? "" : "status 503", std::nullopt,
+                                                                           new_id()}},
+                            tenant_id{tenant}, monitor);
+    ASSERT_TRUE(r.ok()) << r.err().message;
+  };
+  constexpr std::int64_t hour = 3'600'000'000, day = 24 * hour, minute = 60'000'000;
+  // ids[0]: 3 days ago down then up; 2 hours ago up twice (50, 70 ms):
+  // 24 h 2/2, 7 d 3/4, 30 d 3/4, mean latency 60 ms. ids[1]: 10 days ago
+  // up, 20 days ago down: 24 h and 7 d none, 30 d 1/2. ids[2]: no checks.
+  ASSERT_NO_FATAL_FAILURE(check(ids[0], 3 * day, false, 0));
+  ASSERT_NO_FATAL_FAILURE(check(ids[0], 3 * day - minute, true, 30000));
+  ASSERT_NO_FATAL_FAILURE(check(ids[0], 2 * hour, true, 50000));
+  ASSERT_NO_FATAL_FAILURE(check(ids[0], 2 * hour - minute, true, 70000));
+  ASSERT_NO_FATAL_FAILURE(check(ids[1], 20 * day, false, 0));
+  ASSERT_NO_FATAL_FAILURE(check(ids[1], 10 * day, true, 20000));
+  ASSERT_EQ(call("PATCH", "/api/v1/monitors/" + ids[1], a_, json{{"name", "renamed \"one\""}}.dump()).status, 200);
+  ASSERT_EQ(call("POST", "/api/v1/monitors/" + ids[2] + "/pause", a_).status, 200);
+  ASSERT_EQ(call("DELETE", "/api/v1/monitors/" + ids[3], a_).status, 200);
+
+  // What the view says, as the API writes it (the owner reads past RLS).
+  const std::string expected_sql =
+      "SELECT coalesce(json_agg(json_build_object('active', active, 'avg_latency_us_24h', avg_latency_us_24h, "
+      "'interval_s', interval_s, 'kind', kind, 'last_check_at', kw_rfc3339(last_check_at), "
+      "'last_check_ok', last_check_ok, 'last_latency_us', last_latency_us, 'monitor_id', monitor_id, "
+      "'name', name, 'status', status, 'status_since', kw_rfc3339(status_since), 'tags', tags, "
+      "'target', target, 'uptime_24h', uptime_24h, 'uptime_30d', uptime_30d, 'uptime_7d', uptime_7d) "
+      "ORDER BY monitor_id), '[]')::text FROM monitor_overview WHERE tenant_id = '" + tenant + "'";
+  json listed;
+  json expected;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {  // the projections read the checks and the commands on their own time
+    listed = json::array();
+    std::string cursor;
+    for (int page = 0; page < 5; ++page) {
+      auto r = call("GET", "/api/v1/monitors?limit=2" + (cursor.empty() ? std::string() : "&cursor=" + cursor), a_);
+      ASSERT_EQ(r.status, 200) << r.body;
+      const json j = body(r);
+      for (auto& m : j["items"]) listed.push_back(m);
+      if (j["next_cursor"].is_null()) break;
+      cursor = j["next_cursor"];
+    }
+    expected = json::parse(scalar(url_, expected_sql));
+    if (listed == expected && expected.size() == 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(listed, expected);
+  ASSERT_EQ(listed.size(), 3u);
+  std::map<std::string, json> by_id;
+  for (auto& m : listed) by_id[m["monitor_id"]] = m;
+  const json zero = by_id[ids[0]], one = by_id[ids[1]], two = by_id[ids[2]];
+  EXPECT_EQ(zero["uptime_24h"], 1.0);
+  EXPECT_EQ(zero["uptime_7d"], 0.75);
+  EXPECT_EQ(zero["uptime_30d"], 0.75);
+  EXPECT_EQ(zero["avg_latency_us_24h"], 60000);
+  EXPECT_EQ(zero["last_check_ok"], true);
+  EXPECT_TRUE(one["uptime_24h"].is_null());
+  EXPECT_TRUE(one["uptime_7d"].is_null());
+  EXPECT_EQ(one["uptime_30d"], 0.5);
+  EXPECT_TRUE(one["avg_latency_us_24h"].is_null());
+  EXPECT_EQ(one["tags"], json::array({"t1", "all"}));
+  EXPECT_TRUE(two["last_check_at"].is_null());
+  EXPECT_TRUE(two["uptime_30d"].is_null());
+  // Uptimes keep PostgreSQL's six decimals in the text.
+  auto first = call("GET", "/api/v1/monitors/" + ids[0], a_);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find("\"uptime_7d\":0.750000"), std::string::npos) << first.body;
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto alone = call("GET", "/api/v1/monitors/" + expected[i]["monitor_id"].get<std::string>(), a_);
+    ASSERT_EQ(alone.status, 200) << alone.body;
+    EXPECT_EQ(body(alone), expected[i]);
+  }
+  EXPECT_EQ(call("GET", "/api/v1/monitors/" + ids[3], a_).status, 404);
+  // The filters read the same rows.
+  EXPECT_EQ(body(call("GET", "/api/v1/monitors?tag=all", a_))["items"], expected);
+  EXPECT_EQ(body(call("GET", "/api/v1/monitors?name=renamed", a_))["items"], json::array({one}));
+  // B's list has B's monitor only.
+  auto b_list = body(call("GET", "/api/v1/monitors", b_))["items"];
+  ASSERT_EQ(b_list.size(), 1u);
+  EXPECT_EQ(b_list[0]["name"], "b-only");
 }
 
 TEST_F(MonitorsApiTest, ListPagesWithCursorsAndFilters) {

@@ -107,6 +107,20 @@ protected:
 
   std::string q(const std::string& sql) { return scalar(url_, sql); }
 
+  // The listed rows of monitor_list, and what the same columns are when
+  // worked out from monitors and monitor_last_check (as monitor_overview
+  // joins them): they must be equal.
+  std::string list_rows() {
+    return q("SELECT string_agg(concat_ws(',', tenant_id, monitor_id, name, kind, target, interval_s, tags_json, "
+             "active, status, status_since, last_check_at, last_check_ok, last_latency_us), ';' "
+             "ORDER BY tenant_id, monitor_id) FROM monitor_list WHERE listed");
+  }
+  std::string overview_rows() {
+    return q("SELECT string_agg(concat_ws(',', tenant_id, monitor_id, name, kind, target, interval_s, "
+             "to_json(tags)::text, active, status, kw_rfc3339(status_since), kw_rfc3339(last_check_at), "
+             "last_check_ok, last_latency_us), ';' ORDER BY tenant_id, monitor_id) FROM monitor_overview");
+  }
+
   std::map<std::string, std::string> checksums() {
     std::map<std::string, std::string> out;
     for (auto& p : kw::projections::all_projections())
@@ -220,6 +234,15 @@ TEST_P(HistoryTest, ReadModelsMatchTheHandWorkedFigures) {
               "FROM monitor_overview WHERE monitor_id = 'web'"),
             "1.000000:0.750000:0.833333:60000");
   EXPECT_EQ(q("SELECT latency_us || ':' || ok FROM monitor_last_check WHERE monitor_id = 'web'"), "70000:true");
+  // monitor_list: the live monitors as the list shows them; the deleted
+  // ones (api, m1) are kept unlisted, with nothing of their configuration.
+  EXPECT_EQ(list_rows(), overview_rows());
+  EXPECT_EQ(q("SELECT name || ':' || status || ':' || active || ':' || tags_json || ':' || last_latency_us || ':' || "
+              "last_check_ok FROM monitor_list WHERE monitor_id = 'web'"),
+            "website:up:true:[]:70000:true");
+  EXPECT_EQ(q("SELECT string_agg(tenant_id || '/' || monitor_id || ':' || listed || ':' || name || ':' || "
+              "(last_check_at IS NOT NULL), ',' ORDER BY tenant_id, monitor_id) FROM monitor_list"),
+            "acme/api:false::false,acme/web:true:website:true,globex/g1:true:site:false,initech/m1:false::false");
   // incidents: September's lasted one minute; the recent one too.
   EXPECT_EQ(q("SELECT string_agg(duration_ms::text, ',' ORDER BY opened_at) FROM incidents WHERE monitor_id = 'web'"),
             "60000,60000");
@@ -294,6 +317,8 @@ TEST_P(HistoryTest, RebuildFromOffsetZeroGivesIdenticalTables) {
   }
   ASSERT_NO_FATAL_FAILURE(project_all());
   EXPECT_EQ(checksums(), before);
+  EXPECT_EQ(q("SELECT count(*) FILTER (WHERE listed) || ':' || count(*) FROM monitor_list"), "2:4");
+  EXPECT_EQ(list_rows(), overview_rows());
 }
 
 TEST_P(HistoryTest, MalformedRecordGoesToTheDeadLetterTopicAndTheRestIsProjected) {

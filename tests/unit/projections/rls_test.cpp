@@ -51,7 +51,7 @@ struct tenant_table {
   const char* shared;  // an id both tenants use: exactly one row of A's
 };
 
-// Every tenant table of migrations 0002/0003. RlsCatalog checks that this list
+// Every tenant table of migrations 0002/0003 (and 0008's monitor_list). RlsCatalog checks that this list
 // is exactly the catalog's, so a new tenant table must be added here (and
 // seeded) before the suite passes.
 const std::vector<tenant_table> k_tables = {
@@ -63,6 +63,7 @@ const std::vector<tenant_table> k_tables = {
     {"maintenance_windows", 1, 2, "window_id = 'w2'", "window_id = 'w1'"},
     {"monitors", 1, 2, "monitor_id = 'm2'", "monitor_id = 'm1'"},
     {"monitor_last_check", 1, 2, "monitor_id = 'm2'", "monitor_id = 'm1'"},
+    {"monitor_list", 1, 2, "monitor_id = 'm2'", "monitor_id = 'm1'"},
     {"heartbeats", 2, 3, "monitor_id = 'm2'", "monitor_id = 'm1' AND seq = 1"},
     {"monitor_stats_minute", 1, 2, "monitor_id = 'm2'", "monitor_id = 'm1'"},
     {"monitor_stats_hour", 1, 2, "monitor_id = 'm2'", "monitor_id = 'm1'"},
@@ -119,6 +120,11 @@ INSERT INTO monitor_last_check VALUES
   ('A', 'm1', 2, '2026-11-20 10:01Z', true,  1000, 200, '',     NULL),
   ('B', 'm1', 1, '2026-11-20 10:00Z', false,    0, 500, 'boom', NULL),
   ('B', 'm2', 2, '2026-11-20 10:01Z', true,  2000,   0, '',     NULL);
+INSERT INTO monitor_list (tenant_id, monitor_id, listed, name, kind, target, interval_s, tags, tags_json, active,
+                          status, status_since, check_seq, last_check_at, last_check_ok, last_latency_us)
+SELECT m.tenant_id, m.monitor_id, true, m.name, m.kind, m.target, m.interval_s, m.tags, to_json(m.tags)::text,
+       m.active, m.status, kw_rfc3339(m.status_since), c.seq, kw_rfc3339(c.checked_at), c.ok, c.latency_us
+  FROM monitors m JOIN monitor_last_check c USING (tenant_id, monitor_id);
 INSERT INTO heartbeats VALUES
   ('A', 'm1', '2026-11-20 10:00Z', 1, true,  1000, 200, ''),
   ('A', 'm1', '2026-11-20 10:01Z', 2, true,  1000, 200, ''),

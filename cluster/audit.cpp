@@ -181,6 +181,24 @@ std::unique_ptr<log_source> from_kafka(std::unique_ptr<storage::kafka_reader> re
   return std::make_unique<kafka_source>(std::move(reader), partitions);
 }
 
+result<std::unique_ptr<log_source>> open_kafka(const std::string& bootstrap_servers, const std::string& topic_prefix,
+                                               const std::map<std::string, std::string>& properties,
+                                               std::chrono::milliseconds timeout, int partitions) {
+  storage::kafka_reader_options k;
+  k.bootstrap_servers = bootstrap_servers;
+  k.topic_prefix = topic_prefix;
+  k.properties = properties;
+  k.timeout = timeout;
+  auto reader = storage::kafka_reader::open(k);
+  if (!reader) return reader.err();
+  if (partitions <= 0) {
+    auto parts = (*reader)->partitions(storage::topic::events);
+    if (!parts) return parts.err();
+    partitions = *parts;
+  }
+  return from_kafka(std::move(*reader), partitions);
+}
+
 result<timestamp> parse_instant(std::string_view s) {
   std::string t(s);
   if (t.size() == 10) t += "T00:00:00Z";

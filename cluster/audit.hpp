@@ -23,7 +23,9 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +53,11 @@ public:
 
 std::unique_ptr<log_source> from_event_log(std::shared_ptr<storage::event_log> log);
 std::unique_ptr<log_source> from_kafka(std::unique_ptr<storage::kafka_reader> reader, int partitions);
+// A reader of its own on Kafka (storage/kafka_reader.hpp: no group, no
+// writes) over the events topic; `partitions` 0: as many as the topic has.
+result<std::unique_ptr<log_source>> open_kafka(const std::string& bootstrap_servers, const std::string& topic_prefix,
+                                               const std::map<std::string, std::string>& properties,
+                                               std::chrono::milliseconds timeout, int partitions = 0);
 
 // Accepts "2026-12-07", "2026-12-07T10:00:00Z" and fractions of a second up
 // to microseconds ("…T10:00:00.5Z"); always UTC.

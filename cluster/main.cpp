@@ -411,16 +411,10 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     if (cfg->log_backend == "kafka") {
       // The audit API reads Kafka through readers of its own (one per
       // request: no group, no writes), never through the node's consumer.
-      kw::storage::kafka_reader_options k;
-      k.bootstrap_servers = cfg->kafka_bootstrap_servers;
-      k.topic_prefix = cfg->kafka_topic_prefix;
-      k.properties = cfg->kafka_properties;
-      k.timeout = std::chrono::milliseconds(cfg->kafka_timeout_ms);
-      const int parts = (*n)->partitions();
-      ao.audit_log = [k, parts]() -> kw::result<std::unique_ptr<kw::audit::log_source>> {
-        auto reader = kw::storage::kafka_reader::open(k);
-        if (!reader) return reader.err();
-        return kw::audit::from_kafka(std::move(*reader), parts);
+      ao.audit_log = [bootstrap = cfg->kafka_bootstrap_servers, prefix = cfg->kafka_topic_prefix,
+                      props = cfg->kafka_properties, timeout = std::chrono::milliseconds(cfg->kafka_timeout_ms),
+                      parts = (*n)->partitions()] {
+        return kw::audit::open_kafka(bootstrap, prefix, props, timeout, parts);
       };
     }
     try {
@@ -544,16 +538,10 @@ kw::result<audit_log> open_audit_log(const audit_log_options& o) {
   if (!cfg) return cfg.err();
   audit_log out;
   if (cfg->log_backend == "kafka") {
-    kw::storage::kafka_reader_options k;
-    k.bootstrap_servers = cfg->kafka_bootstrap_servers;
-    k.topic_prefix = cfg->kafka_topic_prefix;
-    k.properties = cfg->kafka_properties;
-    k.timeout = std::chrono::milliseconds(cfg->kafka_timeout_ms);
-    auto reader = kw::storage::kafka_reader::open(k);
-    if (!reader) return reader.err();
-    auto parts = (*reader)->partitions(kw::storage::topic::events);
-    if (!parts) return parts.err();
-    out.source = kw::audit::from_kafka(std::move(*reader), *parts);
+    auto src = kw::audit::open_kafka(cfg->kafka_bootstrap_servers, cfg->kafka_topic_prefix, cfg->kafka_properties,
+                                     std::chrono::milliseconds(cfg->kafka_timeout_ms));
+    if (!src) return src.err();
+    out.source = std::move(*src);
     return out;
   }
   auto log = kw::storage::rocks_log::open_read_only(cfg->data_dir + "/log", cfg->partitions);

@@ -206,8 +206,17 @@ protected:
     for (std::size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<unsigned char>(i * 7 + 1);
     signer_ = tree_head_signer::from_seed(seed);
     o.audit_public_key = signer_->public_key_hex();
+    // On Kafka, as the node wires it: a reader of its own per request.
     o.audit_log = [this]() -> result<std::unique_ptr<audit::log_source>> {
-      auto own = audit::from_event_log(std::shared_ptr<storage::event_log>(&node_->log(), [](storage::event_log*) {}));
+      std::unique_ptr<audit::log_source> own;
+      if (GetParam().name == std::string("kafka")) {
+        auto k = audit::open_kafka(kafka_.bootstrap_servers, kafka_.topic_prefix, kafka_.properties,
+                                   std::chrono::seconds(10), node_->partitions());
+        if (!k) return k.err();
+        own = std::move(*k);
+      } else {
+        own = audit::from_event_log(std::shared_ptr<storage::event_log>(&node_->log(), [](storage::event_log*) {}));
+      }
       if (tamper_offset_ < 0) return own;
       return std::unique_ptr<audit::log_source>(std::make_unique<tampering_source>(std::move(own), tamper_offset_));
     };

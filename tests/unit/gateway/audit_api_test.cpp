@@ -11,9 +11,12 @@
 //    test computes itself from the streamed records;
 //  - a changed record ends the stream with an error line naming its offset,
 //    seq, expected and found hash;
-//  - bad query values are 4xx naming the parameter, and change nothing.
+//  - bad query values are 4xx naming the parameter, and change nothing;
+//  - a long history arrives in many chunks with every line in order, and
+//    clients that leave mid-stream give their audit read slots back.
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <sodium.h>
 
@@ -139,9 +142,10 @@ std::vector<bytes> unhex_all(const json& a) {
 // ------------------------------------------------------------ the stream
 
 // A chunked body, decoded; "" (and a test failure) if the framing is bad or
-// the terminating chunk is missing.
-std::string dechunk(const std::string& in) {
+// the terminating chunk is missing. `chunks` (if given) counts the chunks.
+std::string dechunk(const std::string& in, int* chunks = nullptr) {
   std::string out;
+  if (chunks) *chunks = 0;
   std::size_t at = 0;
   for (;;) {
     auto eol = in.find("\r\n", at);
@@ -152,6 +156,7 @@ std::string dechunk(const std::string& in) {
     const std::size_t n = std::stoul(in.substr(at, eol - at), nullptr, 16);
     at = eol + 2;
     if (n == 0) return out;
+    if (chunks) ++*chunks;
     out += in.substr(at, n);
     at += n + 2;
   }
@@ -523,6 +528,53 @@ TEST_P(AuditApiTest, ABrokenLinkEndsTheStreamWithWhereAndWhat) {
   EXPECT_EQ(s.status, 409) << s.body;
   EXPECT_EQ(s.j()["error"]["chain_break"]["offset"], tamper_offset_);
   EXPECT_EQ(call("GET", "/api/v1/audit/proofs/consistency?first=1", a_).status, 409);
+}
+
+TEST_P(AuditApiTest, ALongHistoryStreamsInManyChunksWithEveryLine) {
+  a_ = signup("owner@a.test", "Audit A");
+  tenant_ = a_["tenant_id"].get<std::string>();
+  // About 300 KB of events: the stream is sent in several pieces.
+  for (int i = 0; i < 500; ++i) {
+    command_meta m;
+    m.command_id = new_id();
+    m.actor = system_actor();
+    m.time = kw::now();
+    auto r = node_->execute(tenant::command{m, tenant::record_api_calls{"2026-12-01", 1 + i}}, tenant_id{tenant_});
+    ASSERT_TRUE(r.ok()) << r.err().message;
+  }
+  // Clients that leave after the first bytes: their audit read slots come
+  // back (there are audit_reads_per_tenant of them).
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(server_->port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const std::string req = "GET /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                            a_["access_token"].get<std::string>() + "\r\n\r\n";
+    ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+    char buf[512];
+    EXPECT_GT(::recv(fd, buf, sizeof buf, 0), 0);
+    ::close(fd);
+  }
+  http_reply r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    r = call("GET", "/api/v1/audit/events", a_);
+    if (r.status != 429) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+  int chunks = 0;
+  auto lines = lines_of(dechunk(r.body, &chunks));
+  EXPECT_GT(chunks, 2);
+  ASSERT_GE(lines.size(), 501u);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_EQ(lines[i].j["index"], i) << "line " << i << " lost or out of order";
+    ASSERT_FALSE(lines[i].raw.empty());
+  }
+  EXPECT_EQ(lines.back().j["event"]["data"]["calls"], 500);
 }
 
 KW_API_TEST_SUITE(AuditApiTest);

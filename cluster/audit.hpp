@@ -23,7 +23,9 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,7 +41,8 @@ class kafka_reader;
 
 namespace kw::audit {
 
-// Where the events topic is read from.
+// Where the events topic is read from. One source serves one reader at a
+// time.
 class log_source {
 public:
   virtual ~log_source() = default;
@@ -50,6 +53,11 @@ public:
 
 std::unique_ptr<log_source> from_event_log(std::shared_ptr<storage::event_log> log);
 std::unique_ptr<log_source> from_kafka(std::unique_ptr<storage::kafka_reader> reader, int partitions);
+// A reader of its own on Kafka (storage/kafka_reader.hpp: no group, no
+// writes) over the events topic; `partitions` 0: as many as the topic has.
+result<std::unique_ptr<log_source>> open_kafka(const std::string& bootstrap_servers, const std::string& topic_prefix,
+                                               const std::map<std::string, std::string>& properties,
+                                               std::chrono::milliseconds timeout, int partitions = 0);
 
 // Accepts "2026-12-07", "2026-12-07T10:00:00Z" and fractions of a second up
 // to microseconds ("…T10:00:00.5Z"); always UTC.
@@ -115,5 +123,44 @@ int verify_chains(log_source& src, const verify_options& o);
 int heads(log_source& src, const std::string& tenant);
 
 int state_at(log_source& src, const std::string& tenant, timestamp at);
+
+// ---- the same, as functions that return what they read (the audit API,
+// gateway/audit_routes.cpp, and the commands above share them).
+
+// A tenant's events with from <= time <= to (either bound optional) as the
+// audit API streams them: each line (no newline) is
+//   {"offset":O,"seq":S,"index":I,"event":<the record exactly as stored>}
+// `index` the Merkle leaf index; the bytes after "event": up to the final
+// '}' are the stored value byte for byte (the leaf data). The chain is
+// verified from the tenant's first record as the lines are made; a break
+// fills *broke and returns errc::invalid. `line` returning false stops the
+// walk (ok). `read` (if given) receives the number of chained records read.
+status event_lines(log_source& src, const std::string& tenant, std::optional<timestamp> from,
+                   std::optional<timestamp> to, const std::function<bool(const std::string& line)>& line,
+                   chain_break* broke, std::uint64_t* read = nullptr);
+
+// `keepwatch audit state`'s document (pretty-printed JSON, two spaces):
+// tenant, at, events_applied, last_offset, state, monitors. Progress on a
+// terminal's stderr only when `show_progress` (the CLI, never a server).
+result<std::string> state_document(log_source& src, const std::string& tenant, timestamp at, chain_break* broke,
+                                   bool show_progress = false);
+
+// The signed heads recorded in a tenant's chain, oldest first.
+result<std::vector<signed_head>> recorded_heads(log_source& src, const std::string& tenant, chain_break* broke);
+
+// A tenant's whole verified history, for proofs: its Merkle tree, the heads
+// in its chain and, when `wanted` is given, the first event it accepts.
+struct located_event {
+  std::uint64_t index = 0;  // Merkle leaf index
+  std::int64_t offset = -1, seq = 0;
+  std::string id, aggregate, value;  // value: the record as stored
+};
+struct tenant_history {
+  merkle::tree tree;
+  std::vector<signed_head> heads;
+  std::optional<located_event> found;
+};
+result<tenant_history> read_history(log_source& src, const std::string& tenant,
+                                    const std::function<bool(const event&)>& wanted, chain_break* broke);
 
 }  // namespace kw::audit

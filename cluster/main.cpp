@@ -382,6 +382,9 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     views = std::move(*started);
     spdlog::info("projections running into {}", redact(cfg->database_url));
   }
+  // The notary's key (the notary starts below); the audit API serves it.
+  auto signer = kw::tree_head_signer::open_or_create(audit_key_file(*cfg));
+  if (!signer) return fail("audit: " + signer.err().message);
   // The gateway: the HTTP API, over the node and the read models.
   std::unique_ptr<kw::gateway::api> api;
   std::unique_ptr<kw::gateway::server> http;
@@ -404,6 +407,16 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
     ao.auth_rate_per_ip_per_min = cfg->gateway_auth_rate_per_ip_per_min;
     ao.problems = [v = views.get()] { return v ? v->problems() : std::vector<std::string>{}; };
     ao.auth_rate_per_account_per_min = cfg->gateway_auth_rate_per_account_per_min;
+    ao.audit_public_key = (*signer)->public_key_hex();
+    if (cfg->log_backend == "kafka") {
+      // The audit API reads Kafka through readers of its own (one per
+      // request: no group, no writes), never through the node's consumer.
+      ao.audit_log = [bootstrap = cfg->kafka_bootstrap_servers, prefix = cfg->kafka_topic_prefix,
+                      props = cfg->kafka_properties, timeout = std::chrono::milliseconds(cfg->kafka_timeout_ms),
+                      parts = (*n)->partitions()] {
+        return kw::audit::open_kafka(bootstrap, prefix, props, timeout, parts);
+      };
+    }
     try {
       api = std::make_unique<kw::gateway::api>(**n, ao);
     } catch (const std::exception& e) {
@@ -454,8 +467,6 @@ int serve(const std::string& config_path, const std::string& data_dir_flag) {
                  http->port());
   }
   // The notary: each tenant's Merkle tree beside the log, and signed heads.
-  auto signer = kw::tree_head_signer::open_or_create(audit_key_file(*cfg));
-  if (!signer) return fail("audit: " + signer.err().message);
   kw::notary_options no;
   no.dir = cfg->data_dir + "/merkle";
   no.signer = *signer;
@@ -527,16 +538,10 @@ kw::result<audit_log> open_audit_log(const audit_log_options& o) {
   if (!cfg) return cfg.err();
   audit_log out;
   if (cfg->log_backend == "kafka") {
-    kw::storage::kafka_reader_options k;
-    k.bootstrap_servers = cfg->kafka_bootstrap_servers;
-    k.topic_prefix = cfg->kafka_topic_prefix;
-    k.properties = cfg->kafka_properties;
-    k.timeout = std::chrono::milliseconds(cfg->kafka_timeout_ms);
-    auto reader = kw::storage::kafka_reader::open(k);
-    if (!reader) return reader.err();
-    auto parts = (*reader)->partitions(kw::storage::topic::events);
-    if (!parts) return parts.err();
-    out.source = kw::audit::from_kafka(std::move(*reader), *parts);
+    auto src = kw::audit::open_kafka(cfg->kafka_bootstrap_servers, cfg->kafka_topic_prefix, cfg->kafka_properties,
+                                     std::chrono::milliseconds(cfg->kafka_timeout_ms));
+    if (!src) return src.err();
+    out.source = std::move(*src);
     return out;
   }
   auto log = kw::storage::rocks_log::open_read_only(cfg->data_dir + "/log", cfg->partitions);

@@ -766,6 +766,7 @@ api::api(node& n, api_options o) : impl_(std::make_unique<impl>(n, std::move(o))
   add_tenant_routes(r, *im);
   add_setup_routes(r, *im);
   add_history_routes(r, *im);
+  add_audit_routes(r, *im);
   add_public_routes(r, *im);
   add_web_routes(r, *im);
 }

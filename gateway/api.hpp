@@ -28,7 +28,10 @@
 
 namespace kw {
 class node;
+namespace audit {
+class log_source;
 }
+}  // namespace kw
 
 namespace kw::gateway {
 
@@ -71,6 +74,18 @@ struct api_options {
   // Why the node is not ready besides PostgreSQL (a projection stopped on a
   // truncated log, ...): /readyz answers 503 with these as "problems".
   std::function<std::vector<std::string>()> problems;
+  // The audit API (audit_routes.cpp) reads the log itself, through a source
+  // this makes for each request (cluster/audit.hpp). Unset: the node's own
+  // log, read as the node reads it (the embedded log, or the node's Kafka
+  // reader). The node on Kafka sets a reader of its own that never writes
+  // or joins a group, so audit reads never queue behind the node's.
+  std::function<result<std::unique_ptr<audit::log_source>>()> audit_log;
+  // The notary's Ed25519 public key (64 hex digits), served with the signed
+  // heads; empty: not known to this gateway.
+  std::string audit_public_key;
+  // Audit reads (each may scan a tenant's whole history) running at once per
+  // tenant; more answer 429 with Retry-After.
+  int audit_reads_per_tenant = 2;
 };
 
 // `url` (a libpq URL or key=value string) with the user keepwatch_app and no

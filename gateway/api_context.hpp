@@ -204,6 +204,7 @@ void add_setup_routes(router& r, const api_context& c);     // channels, mainten
 void add_history_routes(router& r, const api_context& c);   // heartbeats, stats, incidents, usage, invoices, audit
 void add_public_routes(router& r, const api_context& c);    // /status/<slug>, push URLs
 void add_web_routes(router& r, const api_context& c);       // the dashboard app (gateway/web)
+void add_audit_routes(router& r, const api_context& c);     // the audit API: the log itself, heads, proofs, state
 
 void describe_auth_routes(json& paths, json& schemas);
 void describe_monitor_routes(json& paths, json& schemas);
@@ -213,5 +214,6 @@ void describe_setup_routes(json& paths, json& schemas);
 void describe_history_routes(json& paths, json& schemas);
 void describe_public_routes(json& paths, json& schemas);
 void describe_web_routes(json& paths, json& schemas);
+void describe_audit_routes(json& paths, json& schemas);
 
 }  // namespace kw::gateway

@@ -4,6 +4,7 @@
 // converts Beast messages to and from these.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,15 @@ struct http_response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // A body made while it is sent, instead of `body` (HTTP/1.1: Transfer-
+  // Encoding: chunked; HTTP/1.0: until the connection closes). The server
+  // calls it on the handler pool once the headers are written; each call of
+  // the writer sends one piece and blocks until it is written, so at most
+  // one piece is held at a time, and returns false once the client is gone,
+  // too slow, or the server is stopping (then return soon: the rest is
+  // dropped). Not called for HEAD.
+  using piece_writer = std::function<bool(const std::string&)>;
+  std::function<void(const piece_writer&)> stream;
 
   void set_header(const std::string& name, const std::string& value);
 

@@ -137,6 +137,7 @@ json build() {
   describe_tenant_routes(paths, schemas);
   describe_setup_routes(paths, schemas);
   describe_history_routes(paths, schemas);
+  describe_audit_routes(paths, schemas);
   describe_public_routes(paths, schemas);
   describe_web_routes(paths, schemas);
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <random>
 #include <set>
@@ -608,6 +609,7 @@ private:
     auto& pool = prio ? *srv_->priority : *srv_->pool;
     const bool queued = pool.submit(key, [self = shared_from_this(), shared] {
       auto res = self->srv_->handler(*shared);
+      if (res.stream && !self->head_) return self->stream_out(std::move(res), shared->request_id);
       net::post(self->stream_.get_executor(), [self, shared, res = std::move(res)]() mutable {
         self->send(std::move(res), shared->request_id);
       });
@@ -655,18 +657,88 @@ private:
     send(std::move(res), rid);
   }
 
-  void send(http_response res, const std::string& rid) {
-    auto out = std::make_shared<http::response<http::string_body>>();
-    out->version(version_);
-    out->result(static_cast<unsigned>(res.status));
-    out->set(http::field::server, "keepwatch");
-    if (!res.content_type.empty()) out->set(http::field::content_type, res.content_type);
+  // The status line and headers of `res` on `out`.
+  template <class Message>
+  void head_of(Message& out, const http_response& res, const std::string& rid) const {
+    out.version(version_);
+    out.result(static_cast<unsigned>(res.status));
+    out.set(http::field::server, "keepwatch");
+    if (!res.content_type.empty()) out.set(http::field::content_type, res.content_type);
     bool has_rid = false;
     for (auto& [n, v] : res.headers) {
-      out->set(n, v);
+      out.set(n, v);
       if (beast::iequals(n, "X-Request-Id")) has_rid = true;
     }
-    if (!has_rid) out->set("X-Request-Id", rid);
+    if (!has_rid) out.set("X-Request-Id", rid);
+  }
+
+  // Runs `start(done)` on the connection's strand and waits (on a handler
+  // pool thread) for it to call done(ok); false as well once the I/O
+  // threads have stopped (the write will never complete).
+  template <class Start>
+  bool on_strand(Start start) {
+    auto p = std::make_shared<std::promise<bool>>();
+    auto f = p->get_future();
+    net::post(stream_.get_executor(), [p, start = std::move(start)]() mutable {
+      start([p](bool ok) { p->set_value(ok); });
+    });
+    while (f.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
+      if (srv_->ioc.stopped()) return false;
+    return f.get();
+  }
+
+  // A streamed response (http_response::stream), on the handler pool thread
+  // that made it: the headers, then each piece as a chunk (HTTP/1.0: raw,
+  // then close), one write at a time, this thread waiting for each, so a
+  // client reading slowly holds back the producer instead of filling memory.
+  // A client that takes no piece within body_timeout is dropped.
+  void stream_out(http_response res, const std::string& rid) {
+    auto self = shared_from_this();
+    const bool chunked = version_ >= 11;
+    const bool close = !keep_alive_ || srv_->stopping || !chunked;
+    auto head = std::make_shared<http::response<http::empty_body>>();
+    head_of(*head, res, rid);
+    head->keep_alive(!close);
+    if (chunked) head->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*head);
+    bool ok = on_strand([self, head, sr](auto done) {
+      self->stream_.expires_after(self->srv_->opts.body_timeout);
+      http::async_write_header(self->stream_, *sr,
+                               [done, head, sr](beast::error_code ec, std::size_t) { done(!ec); });
+    });
+    auto write = [&](const std::string& piece) -> bool {
+      if (!ok || srv_->stopping) return ok = false;
+      if (piece.empty()) return true;
+      auto buf = std::make_shared<std::string>(piece);
+      ok = on_strand([self, buf, chunked](auto done) {
+        self->stream_.expires_after(self->srv_->opts.body_timeout);
+        auto written = [done, buf](beast::error_code ec, std::size_t) { done(!ec); };
+        if (chunked) {
+          auto c = std::make_shared<http::chunk_body<net::const_buffer>>(http::make_chunk(net::const_buffer(buf->data(), buf->size())));
+          net::async_write(self->stream_, *c, [c, written](beast::error_code ec, std::size_t n) { written(ec, n); });
+        } else {
+          net::async_write(self->stream_, net::buffer(*buf), written);
+        }
+      });
+      return ok;
+    };
+    if (ok) res.stream(write);
+    if (ok && chunked)
+      ok = on_strand([self](auto done) {
+        self->stream_.expires_after(self->srv_->opts.body_timeout);
+        auto last = std::make_shared<http::chunk_last<http::chunk_crlf>>(http::make_chunk_last());
+        net::async_write(self->stream_, *last, [last, done](beast::error_code ec, std::size_t) { done(!ec); });
+      });
+    net::post(stream_.get_executor(), [self, ok, close] {
+      self->handling_ = false;
+      if (!ok || close) return self->do_close();
+      self->do_read();
+    });
+  }
+
+  void send(http_response res, const std::string& rid) {
+    auto out = std::make_shared<http::response<http::string_body>>();
+    head_of(*out, res, rid);
     const bool close = !keep_alive_ || srv_->stopping;
     out->keep_alive(!close);
     out->body() = std::move(res.body);

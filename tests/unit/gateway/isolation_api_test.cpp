@@ -130,6 +130,12 @@ const std::map<std::string, route_entry>& matrix() {
       {"GET /api/v1/invoices", {reach::tenant}},
       {"GET /api/v1/invoices/{id}", {reach::tenant, "month"}},
       {"GET /api/v1/audit", {reach::tenant, "", "?entity={monitor}"}},
+      // the audit API (the log itself): A's monitor and seqs name nothing in B's history
+      {"GET /api/v1/audit/events", {reach::tenant, "", "?from=2000-01-01T00:00:00Z"}},
+      {"GET /api/v1/audit/heads", {reach::tenant, "", "?latest=true"}},
+      {"GET /api/v1/audit/proofs/inclusion", {reach::tenant, "", "?seq=1&aggregate=monitor/{monitor}&tree_size=1"}},
+      {"GET /api/v1/audit/proofs/consistency", {reach::tenant, "", "?first=1&second=1"}},
+      {"GET /api/v1/audit/state", {reach::tenant, "", "?at=2100-01-01T00:00:00Z"}},
       // channels, maintenance, status pages
       {"GET /api/v1/channels", {reach::tenant}},
       {"POST /api/v1/channels",

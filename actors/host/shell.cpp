@@ -195,12 +195,18 @@ result<std::optional<std::vector<log_offset>>> find_in_log(const host_context& c
 
 bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx,
                            const append_done& d, reply_fn& reply) {
+  return defer_unknown_outcome(self, ctx, d, std::vector<reply_fn*>{&reply});
+}
+
+bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx,
+                           const append_done& d, const std::vector<reply_fn*>& replies) {
   if (d.ack || d.ack.err().code != errc::unavailable) return false;
-  if (reply) {
-    auto e = d.ack.err();
-    e.message += " (the outcome is unknown; retrying the same command id is safe)";
-    reply(e);
-    reply = nullptr;
+  auto e = d.ack.err();
+  e.message += " (the outcome is unknown; retrying the same command id is safe)";
+  for (auto* reply : replies) {
+    if (!*reply) continue;
+    (*reply)(e);
+    *reply = nullptr;
   }
   self->delayed_send(self, std::max<std::chrono::milliseconds>(std::chrono::milliseconds(500),
                                                               ctx.log->settle_time()),

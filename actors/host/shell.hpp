@@ -236,6 +236,9 @@ result<std::optional<std::vector<log_offset>>> find_in_log(const host_context& c
 // its state never diverges from the log. False for any other outcome.
 bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx,
                            const append_done& d, reply_fn& reply);
+// The same for an append that carried several commands: each hears so.
+bool defer_unknown_outcome(caf::event_based_actor* self, const host_context& ctx,
+                           const append_done& d, const std::vector<reply_fn*>& replies);
 
 // On resolve_atom: what became of `pending` according to the log — the
 // append_done to apply (found: its offsets; not found: a failure) — or

@@ -6,7 +6,11 @@
 
 #include <atomic>
 #include <future>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "actors/host/node_fixture.hpp"
 #include "events/codec.hpp"
@@ -210,6 +214,254 @@ TEST_P(embedded_node_test, an_append_of_unknown_outcome_is_resolved_from_the_log
   o2.log = log;
   auto n = start(o2);
   EXPECT_EQ(*n->tenant_state(tenant_id{"acme"}), after) << "seqs stayed unique: the replay agrees";
+}
+
+// A log that holds appends until the test lets each one through: as it is
+// (ok), refused without writing (fail), or written and then answered
+// "outcome unknown" (lie). While one of a tenant's appends is held, the
+// commands sent to it after it queue up behind it.
+class gated_log final : public storage::event_log {
+public:
+  enum class mode { ok, fail, lie };
+  explicit gated_log(std::shared_ptr<storage::event_log> inner) : inner_(std::move(inner)) {}
+  std::atomic<bool> hold{false};
+  std::atomic<int> appends{0};
+
+  int partitions() const noexcept override { return inner_->partitions(); }
+  void append(partition_id p, std::vector<storage::record> rs, storage::append_callback done) override {
+    ++appends;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (hold) {
+        held_.push_back({p, std::move(rs), std::move(done)});
+        return;
+      }
+    }
+    inner_->append(p, std::move(rs), std::move(done));
+  }
+  // Waits (generously) until `n` appends are held.
+  bool wait_held(std::size_t n) {
+    for (int i = 0; i < 3000; ++i) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (held_.size() >= n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  // Fails whatever is held and holds nothing more.
+  void fail_all() {
+    hold = false;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (held_.empty()) return;
+      }
+      release(mode::fail);
+    }
+  }
+  // Lets the oldest held append through; its number of records.
+  std::size_t release(mode m) {
+    held h;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      h = std::move(held_.front());
+      held_.pop_front();
+    }
+    const auto n = h.records.size();
+    if (m == mode::fail) {
+      h.done(make_error(errc::storage, "injected failure"));
+      return n;
+    }
+    inner_->append(h.p, std::move(h.records), [m, done = std::move(h.done)](result<storage::append_ack> a) {
+      if (m == mode::lie && a) return done(make_error(errc::unavailable, "commit timed out"));
+      done(std::move(a));
+    });
+    return n;
+  }
+  result<std::vector<storage::stored_record>> read(storage::topic t, partition_id p, log_offset f,
+                                                   std::size_t m) override {
+    return inner_->read(t, p, f, m);
+  }
+  result<log_offset> end_offset(storage::topic t, partition_id p) override { return inner_->end_offset(t, p); }
+  result<std::string> chain_head(partition_id p, const std::string& k) override { return inner_->chain_head(p, k); }
+  status commit_offset(const std::string& g, storage::topic t, partition_id p, log_offset n) override {
+    return inner_->commit_offset(g, t, p, n);
+  }
+  result<std::optional<log_offset>> committed_offset(const std::string& g, storage::topic t,
+                                                     partition_id p) override {
+    return inner_->committed_offset(g, t, p);
+  }
+
+private:
+  struct held {
+    partition_id p{0};
+    std::vector<storage::record> records;
+    storage::append_callback done;
+  };
+  std::shared_ptr<storage::event_log> inner_;
+  std::mutex mu_;
+  std::deque<held> held_;
+};
+
+// Commands queued behind an append in flight: c1 creates m1, c2 creates m1
+// again (a conflict, but only with c1), c3 creates m2 and is sent twice
+// (the second a retry), c4 creates m3, c5 creates m4 (over the plan's 3
+// monitors, but only with the others).
+class tenant_batch_test : public node_test {
+protected:
+  std::shared_ptr<gated_log> gate;
+  std::unique_ptr<node> n;
+  using reply_future = std::future<result<command_reply>>;
+  std::vector<reply_future> replies;
+  tenant::state before;
+
+  void SetUp() override {
+    auto rocks = storage::rocks_log::open((dir.path / "log").string(), 4, nullptr);
+    ASSERT_TRUE(rocks.ok());
+    gate = std::make_shared<gated_log>(std::shared_ptr<storage::event_log>(std::move(*rocks)));
+    auto o = options(dir.path.string());
+    o.log = gate;
+    n = start(o);
+    ASSERT_TRUE(n);
+    create_tenant(*n, "acme");  // plan "test": 3 monitors
+  }
+  void TearDown() override {
+    if (gate) gate->fail_all();
+    if (n) n->stop();
+  }
+  void send(tenant::body b, const std::string& command_id) {
+    auto p = std::make_shared<std::promise<result<command_reply>>>();
+    replies.push_back(p->get_future());
+    n->submit(tcmd(std::move(b), command_id), tenant_id{"acme"},
+              [p](result<command_reply> r) { p->set_value(std::move(r)); });
+  }
+  // The answer to the i-th command sent (an error after a generous wait).
+  result<command_reply> answer(std::size_t i) {
+    if (replies[i].wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+      return make_error(errc::internal, "no answer to command " + std::to_string(i));
+    return replies[i].get();
+  }
+  tenant::body create(const std::string& m) {
+    return tenant::create_monitor{m, http_config("http://127.0.0.1:9/")};
+  }
+  // A rename in flight (held), the five commands queued behind it, and the
+  // rename acknowledged: the five are then decided as one batch, whose
+  // append is held when this returns. Until it is acknowledged the tenant
+  // shows its durable state only.
+  void queue_a_batch() {
+    gate->hold = true;
+    send(tenant::rename_tenant{"Renamed"}, "rename");
+    ASSERT_TRUE(gate->wait_held(1));
+    send(create("m1"), "c1");
+    send(create("m1"), "c2");
+    send(create("m2"), "c3");
+    send(create("m2"), "c3");
+    send(create("m3"), "c4");
+    send(create("m4"), "c5");
+    // Answered by the tenant's actor, after the commands sent before it
+    // reached its queue.
+    auto st = n->tenant_state(tenant_id{"acme"});
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->name, "Acme acme") << "an append in flight is not shown";
+    EXPECT_EQ(gate->release(gated_log::mode::ok), 1u);
+    auto renamed = answer(0);
+    ASSERT_TRUE(renamed.ok()) << renamed.err().message;
+    ASSERT_TRUE(gate->wait_held(1));
+    before = *n->tenant_state(tenant_id{"acme"});
+    EXPECT_EQ(before.name, "Renamed");
+    EXPECT_TRUE(before.monitors.empty()) << "a batch in flight is not shown";
+  }
+};
+
+TEST_P(tenant_batch_test, queued_commands_share_one_append_and_each_gets_its_own_answer) {
+  queue_a_batch();
+  EXPECT_EQ(gate->release(gated_log::mode::ok), 3u) << "c1, c3 and c4 in one append";
+  auto c1 = answer(1), c2 = answer(2), c3 = answer(3), c3again = answer(4),
+       c4 = answer(5), c5 = answer(6);
+  ASSERT_TRUE(c1.ok()) << c1.err().message;
+  ASSERT_FALSE(c2.ok());
+  EXPECT_EQ(c2.err().code, errc::conflict);
+  ASSERT_TRUE(c3.ok()) << c3.err().message;
+  ASSERT_TRUE(c3again.ok()) << c3again.err().message;
+  EXPECT_TRUE(c3again->duplicate);
+  EXPECT_EQ(c3again->event_ids, c3->event_ids) << "a retry answers with its first outcome";
+  ASSERT_TRUE(c4.ok()) << c4.err().message;
+  ASSERT_FALSE(c5.ok());
+  EXPECT_EQ(c5.err().code, errc::quota_exceeded);
+  EXPECT_EQ(gate->appends.load(), 1 + 2) << "the tenant, the rename, one batch";
+  // Each command's events are its own, in the order the commands came.
+  ASSERT_EQ(c1->offsets.size(), 1u);
+  ASSERT_EQ(c3->offsets.size(), 1u);
+  ASSERT_EQ(c4->offsets.size(), 1u);
+  EXPECT_EQ(c3->offsets[0], c1->offsets[0] + 1);
+  EXPECT_EQ(c4->offsets[0], c3->offsets[0] + 1);
+  EXPECT_EQ(c1->version, before.version + 1);
+  EXPECT_EQ(c4->version, before.version + 3);
+  for (auto* r : {&c1, &c3, &c4}) {
+    auto recs = n->log().read(storage::topic::events, partition_id{(*r)->partition},
+                              log_offset{(*r)->offsets[0]}, 1);
+    ASSERT_TRUE(recs.ok());
+    auto e = decode(recs->front().value);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->meta.id, (*r)->event_ids[0]);
+  }
+  auto after = n->tenant_state(tenant_id{"acme"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->monitors, (std::set<std::string>{"m1", "m2", "m3"}));
+  EXPECT_EQ(after->version, before.version + 3);
+  EXPECT_EQ(n->monitor_count(), 3);
+}
+
+TEST_P(tenant_batch_test, a_failed_batch_changes_nothing_and_the_refusals_it_caused_are_decided_again) {
+  queue_a_batch();
+  gate->release(gated_log::mode::fail);
+  for (int i : {1, 3, 5}) {
+    auto r = answer(i);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, errc::storage);
+  }
+  // c2, the retry of c3 and c5 were refused only because of the batch that
+  // failed: decided again, against the state as it is, they are appended.
+  ASSERT_TRUE(gate->wait_held(1));
+  EXPECT_EQ(*n->tenant_state(tenant_id{"acme"}), before) << "nothing of the failed batch applied";
+  EXPECT_EQ(gate->release(gated_log::mode::ok), 3u);
+  for (int i : {2, 4, 6}) {
+    auto r = answer(i);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.err().message;
+    EXPECT_FALSE(r->duplicate);
+  }
+  auto after = n->tenant_state(tenant_id{"acme"});
+  EXPECT_EQ(after->monitors, (std::set<std::string>{"m1", "m2", "m4"}));
+  EXPECT_EQ(after->version, before.version + 3);
+  EXPECT_EQ(n->monitor_count(), 3);
+}
+
+TEST_P(tenant_batch_test, a_batch_of_unknown_outcome_is_resolved_from_the_log_for_each_command) {
+  queue_a_batch();
+  gate->hold = false;
+  gate->release(gated_log::mode::lie);  // written, but answered "unknown"
+  for (int i : {1, 3, 5}) {
+    auto r = answer(i);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, errc::unavailable);
+  }
+  // The others are answered once the log has told the actor what happened.
+  auto c2 = answer(2), c3again = answer(4), c5 = answer(6);
+  ASSERT_FALSE(c2.ok());
+  EXPECT_EQ(c2.err().code, errc::conflict);
+  ASSERT_TRUE(c3again.ok()) << c3again.err().message;
+  EXPECT_TRUE(c3again->duplicate);
+  ASSERT_FALSE(c5.ok());
+  EXPECT_EQ(c5.err().code, errc::quota_exceeded);
+  auto after = n->tenant_state(tenant_id{"acme"});
+  EXPECT_EQ(after->monitors, (std::set<std::string>{"m1", "m2", "m3"}));
+  EXPECT_EQ(after->version, before.version + 3);
+  // A retry of an appended command is recognised.
+  auto retry = n->execute(tcmd(create("m3"), "c4"), tenant_id{"acme"});
+  ASSERT_TRUE(retry.ok()) << retry.err().message;
+  EXPECT_TRUE(retry->duplicate);
 }
 
 TEST_P(node_test, every_request_is_answered_even_when_the_node_stops_under_load) {
@@ -465,6 +717,8 @@ TEST_P(node_test, a_restart_without_snapshots_replays_the_whole_log) {
 
 INSTANTIATE_TEST_SUITE_P(backends, node_test, ::testing::ValuesIn(all_backends()),
                          [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(backends, tenant_batch_test, ::testing::Values(backend{"embedded"}),
+                         [](const auto& i) { return i.param.name; });
 INSTANTIATE_TEST_SUITE_P(backends, embedded_node_test, ::testing::Values(backend{"embedded"}),
                          [](const auto& info) { return info.param.name; });
 INSTANTIATE_TEST_SUITE_P(backends, kafka_node_test, ::testing::Values(backend{"kafka"}),

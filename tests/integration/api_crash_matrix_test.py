@@ -277,6 +277,15 @@ class Client(threading.Thread):
                 self.acked += 1
             return st, res
 
+    # One read, sent again until it has an answer (a kill may land on it).
+    def read(self, path):
+        while True:
+            self.w.up.wait()
+            try:
+                return request(self.w.port, "GET", path, token=self.token)
+            except NoAnswer:
+                time.sleep(0.05)
+
     # One heartbeat: no Idempotency-Key, so one without an answer is not
     # retried (it may or may not have been recorded).
     def push(self):
@@ -329,7 +338,7 @@ class Client(threading.Thread):
             self.expect("signup", st, res)
             self.token = res["access_token"]
         self.login()
-        st, me = request(self.w.port, "GET", "/api/v1/me", token=self.token)
+        st, me = self.read("/api/v1/me")
         self.tenant = me["tenant_id"] if st == 200 and isinstance(me, dict) and "tenant_id" in me else None
         st, res = self.write("PATCH", "/api/v1/tenant", {"plan": "pro"})
         self.expect("plan", st, res)

@@ -278,19 +278,95 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-// What one event changed: JSON Patch paths with the values before and after.
-json changes(const json& before, const json& after, const std::string& prefix) {
-  json out = json::array();
-  for (auto& op : json::diff(before, after)) {
-    const std::string path = op.at("path").get<std::string>();
-    json::json_pointer ptr(path);
-    json c = {{"path", prefix + path}};
-    c["before"] = before.contains(ptr) ? before.at(ptr) : json();
-    c["after"] = after.contains(ptr) ? after.at(ptr) : json();
-    out.push_back(std::move(c));
+// What one event changed, written as the JSON array of {"after", "before",
+// "path"} objects that replay has always printed: one per operation of
+// nlohmann's json::diff(before, after) — the same operations in the same
+// order — with the values the operation's path holds in each document (null
+// where it holds none; an array append's path ".../-" holds none in
+// either). Walks the two documents once, without building the patch.
+class change_writer {
+public:
+  explicit change_writer(std::string& out) : out_(out) {}
+  void begin() { out_ += '['; first_ = true; }
+  void end() { out_ += ']'; }
+  void diff(const json& before, const json& after, const std::string& prefix) {
+    path_ = prefix;
+    walk(before, after);
   }
-  return out;
-}
+
+private:
+  void walk(const json& source, const json& target) {
+    if (source == target) return;
+    if (source.type() != target.type()) return put(&source, &target);
+    switch (source.type()) {
+      case json::value_t::array: {
+        const std::size_t common = std::min(source.size(), target.size());
+        for (std::size_t i = 0; i < common; ++i) nested(std::to_string(i), source[i], target[i]);
+        // json::diff lists the removals last first, then the appends.
+        for (std::size_t i = source.size(); i-- > common;) at(std::to_string(i), &source[i], nullptr);
+        for (std::size_t i = common; i < target.size(); ++i) at("-", nullptr, nullptr);
+        return;
+      }
+      case json::value_t::object: {
+        for (auto it = source.cbegin(); it != source.cend(); ++it) {
+          auto t = target.find(it.key());
+          if (t != target.end())
+            nested(escaped(it.key()), it.value(), *t);
+          else
+            at(escaped(it.key()), &it.value(), nullptr);
+        }
+        for (auto it = target.cbegin(); it != target.cend(); ++it)
+          if (source.find(it.key()) == source.end()) at(escaped(it.key()), nullptr, &it.value());
+        return;
+      }
+      default:
+        return put(&source, &target);
+    }
+  }
+  void nested(const std::string& token, const json& source, const json& target) {
+    const std::size_t len = path_.size();
+    path_ += '/';
+    path_ += token;
+    walk(source, target);
+    path_.resize(len);
+  }
+  void at(const std::string& token, const json* before, const json* after) {
+    const std::size_t len = path_.size();
+    path_ += '/';
+    path_ += token;
+    put(before, after);
+    path_.resize(len);
+  }
+  void put(const json* before, const json* after) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += "{\"after\":";
+    out_ += after ? after->dump() : "null";
+    out_ += ",\"before\":";
+    out_ += before ? before->dump() : "null";
+    out_ += ",\"path\":";
+    put_string(out_, path_);
+    out_ += '}';
+  }
+  // A JSON Pointer reference token (RFC 6901): "~" as "~0", "/" as "~1".
+  static std::string escaped(const std::string& key) {
+    if (key.find_first_of("~/") == std::string::npos) return key;
+    std::string out;
+    for (char c : key) {
+      if (c == '~')
+        out += "~0";
+      else if (c == '/')
+        out += "~1";
+      else
+        out += c;
+    }
+    return out;
+  }
+
+  std::string& out_;
+  std::string path_;
+  bool first_ = true;
+};
 
 }  // namespace
 
@@ -375,6 +451,7 @@ int replay(log_source& src, const replay_options& o) {
   progress bar("replay");
   std::uint64_t written = 0, read = 0;
   chain_break broke;
+  std::string diff;  // the event's "changes", as JSON text
   auto st = walk_tenant(
       src, o.tenant, nullptr,
       [&](const chained_record& r) {
@@ -408,12 +485,12 @@ int replay(log_source& src, const replay_options& o) {
           if (!slot.empty()) docs.erase(slot);
           return true;
         }
-        json& ta = docs[""] = doc("");
-        json diff = changes(tb, ta, "/tenant");
-        if (!slot.empty()) {
-          json& ma = docs[slot] = doc(slot);
-          for (auto& c : changes(mb, ma, "/monitors/" + monitor)) diff.push_back(std::move(c));
-        }
+        diff.clear();
+        change_writer changes(diff);
+        changes.begin();
+        changes.diff(tb, docs[""] = doc(""), "/tenant");
+        if (!slot.empty()) changes.diff(mb, docs[slot] = doc(slot), "/monitors/" + monitor);
+        changes.end();
         if (csv) {
           put_int(buf, r.rec.offset.get());
           buf += ',';
@@ -432,7 +509,7 @@ int replay(log_source& src, const replay_options& o) {
           buf += ',';
           buf += csv_field(data_text(r.rec.value));
           buf += ',';
-          buf += csv_field(diff.dump());
+          buf += csv_field(diff);
           buf += ',';
           buf += e.meta.hash;
           buf += '\n';
@@ -449,7 +526,7 @@ int replay(log_source& src, const replay_options& o) {
           buf += ",\"causationid\":";
           put_string(buf, e.meta.causation_id);
           buf += ",\"changes\":";
-          buf += diff.dump();
+          buf += diff;
           buf += ",\"correlationid\":";
           put_string(buf, e.meta.correlation_id);
           buf += ",\"data\":";

@@ -375,6 +375,7 @@ result<std::vector<stored_record>> rocks_log::read(topic t, partition_id p, log_
   const std::int64_t end = next_[slot(t, p)].load(std::memory_order_acquire);
   if (from.get() >= end || max == 0) return out;
 
+  out.reserve(static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(std::min<std::size_t>(max, 1u << 16)), end - from.get())));
   const std::string upper = log_key(t, p, end);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;

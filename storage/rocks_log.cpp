@@ -380,6 +380,13 @@ result<std::vector<stored_record>> rocks_log::read(topic t, partition_id p, log_
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
+  if (max >= 1024) {
+    // A scan (recovery, a projection catching up, an audit): read ahead in
+    // large reads, and leave the block cache to the recent blocks that
+    // tailing readers come back to.
+    ro.readahead_size = 4u << 20;
+    ro.fill_cache = false;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[cf_log]));
   std::int64_t expect = from.get();
   for (it->Seek(log_key(t, p, from.get())); it->Valid() && out.size() < max; it->Next()) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "actors/host/tree_head.hpp"
 #include "events/codec.hpp"
 #include "events/hash_chain.hpp"
+#include "events/json_limits.hpp"
 #include "storage/kafka_reader.hpp"
 #include "storage/partitioner.hpp"
 
@@ -79,26 +81,6 @@ private:
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
 };
 
-// A state document without what only the write side needs (its dedupe
-// window and snapshot format version).
-json readable_state(const std::string& encoded) {
-  json j = json::parse(encoded);
-  j.erase("v");
-  j.erase("recent");
-  return j;
-}
-
-// An aggregate's encoded state without its dedupe window (a write-side
-// detail, and most of the bytes): swapped out for the encoding, then back.
-template <class State, class Encode>
-std::string without_recent(State& st, Encode encode) {
-  decltype(st.recent) empty{};
-  std::swap(st.recent, empty);
-  std::string out = encode(st);
-  std::swap(st.recent, empty);
-  return out;
-}
-
 // Verifies one record against the chain so far. Returns false with *broke
 // filled when it does not follow.
 bool check_link(const storage::stored_record& rec, const result<event>& e, const std::string& prev,
@@ -110,13 +92,12 @@ bool check_link(const storage::stored_record& rec, const result<event>& e, const
   } else {
     b.seq = e->meta.seq.get();
     b.event_id = e->meta.id;
-    std::string copy = rec.value;
-    auto computed = seal(e->meta.prevhash, copy);
+    auto computed = check_seal(e->meta.prevhash, rec.value);
     if (!computed) {
       b.what = "the record is not a sealed event (" + computed.err().message + ")";
-    } else if (*computed != e->meta.hash || copy != rec.value) {
+    } else if (computed->hash != e->meta.hash || !computed->sealed_as_is) {
       b.what = "hash mismatch (the record was changed)";
-      b.expected = *computed;
+      b.expected = computed->hash;
       b.found = e->meta.hash;
     } else if (e->meta.prevhash != prev) {
       b.what = prev.empty() ? "prevhash mismatch (the chain's first record is missing: the log was cut)"
@@ -147,6 +128,147 @@ std::optional<event> follow(chain_cursor& c, const storage::stored_record& rec, 
   return std::move(*e);
 }
 
+// ---- replay's output -------------------------------------------------------
+//
+// A replay line is what nlohmann's dump() writes for the line's document
+// (keys sorted, no whitespace); it is written here straight into the output
+// buffer, field by field, to the same bytes, without building the document.
+
+// A JSON string as dump() writes it: as it is, unless it holds a quote, a
+// backslash or a control character, which dump() itself then escapes.
+void put_string(std::string& out, std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') {
+      out += json(std::string(s)).dump();
+      return;
+    }
+  out += '"';
+  out.append(s);
+  out += '"';
+}
+
+template <class Int>
+void put_int(std::string& out, Int v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// Says whether JSON text is exactly what dump() writes for the value it
+// parses to, so the text can be copied instead of parsed and written again.
+// It answers yes only when sure: no whitespace; object keys without escapes,
+// each greater than the one before (dump() writes them sorted); strings with
+// only the escapes dump() writes (\" \\ \b \f \n \r \t) and no control
+// character; integers without sign of zero, leading zero, fraction, exponent,
+// and below 10^18; true, false, null. The text must be valid UTF-8 (decode
+// checked the whole record). Anything else gets no, and the caller parses.
+class canonical_reader {
+public:
+  explicit canonical_reader(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
+
+  // The record is one canonical object; [data_begin, data_end) its "data".
+  bool record(std::string_view& data) {
+    const char* begin = nullptr;
+    const char* end = nullptr;
+    if (!object(0, &begin, &end) || p_ != end_ || !begin) return false;
+    data = std::string_view(begin, static_cast<std::size_t>(end - begin));
+    return true;
+  }
+
+private:
+  bool value(int depth) {
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '{': return object(depth + 1, nullptr, nullptr);
+      case '[': return array(depth + 1);
+      case '"': return string(nullptr);
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default: return number();
+    }
+  }
+  // At depth 0 only, the span of the member "data".
+  bool object(int depth, const char** data_begin, const char** data_end) {
+    if (depth > json_max_depth || p_ == end_ || *p_ != '{') return false;
+    ++p_;
+    if (p_ != end_ && *p_ == '}') return ++p_, true;
+    std::string_view prev;
+    for (bool first = true;; first = false) {
+      std::string_view key;
+      if (!string(&key) || (!first && !(prev < key))) return false;
+      prev = key;
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      const char* begin = p_;
+      if (!value(depth)) return false;
+      if (data_begin && key == "data") *data_begin = begin, *data_end = p_;
+      if (p_ == end_) return false;
+      if (*p_ == '}') return ++p_, true;
+      if (*p_ != ',') return false;
+      ++p_;
+    }
+  }
+  bool array(int depth) {
+    if (depth > json_max_depth) return false;
+    ++p_;
+    if (p_ != end_ && *p_ == ']') return ++p_, true;
+    for (;;) {
+      if (!value(depth) || p_ == end_) return false;
+      if (*p_ == ']') return ++p_, true;
+      if (*p_ != ',') return false;
+      ++p_;
+    }
+  }
+  // A key (key != nullptr) takes no escape at all, so its bytes are its value.
+  bool string(std::string_view* key) {
+    if (p_ == end_ || *p_ != '"') return false;
+    const char* begin = ++p_;
+    for (; p_ != end_; ++p_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        if (key) *key = std::string_view(begin, static_cast<std::size_t>(p_ - begin));
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (key || ++p_ == end_) return false;
+        switch (*p_) {
+          case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't': break;
+          default: return false;
+        }
+      }
+    }
+    return false;
+  }
+  bool number() {
+    const char* begin = p_;
+    if (*p_ == '-') ++p_;
+    const char* digits = p_;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    const auto n = p_ - digits;
+    if (n == 0 || n > 18 || (*digits == '0' && (n > 1 || begin != digits))) return false;
+    return p_ == end_ || (*p_ != '.' && *p_ != 'e' && *p_ != 'E');
+  }
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+// The record's "data" as dump() writes it.
+std::string data_text(const std::string& record) {
+  std::string_view data;
+  if (canonical_reader(record).record(data)) return std::string(data);
+  json full = json::parse(record);
+  return full["data"].dump();
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -157,19 +279,95 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-// What one event changed: JSON Patch paths with the values before and after.
-json changes(const json& before, const json& after, const std::string& prefix) {
-  json out = json::array();
-  for (auto& op : json::diff(before, after)) {
-    const std::string path = op.at("path").get<std::string>();
-    json::json_pointer ptr(path);
-    json c = {{"path", prefix + path}};
-    c["before"] = before.contains(ptr) ? before.at(ptr) : json();
-    c["after"] = after.contains(ptr) ? after.at(ptr) : json();
-    out.push_back(std::move(c));
+// What one event changed, written as the JSON array of {"after", "before",
+// "path"} objects that replay has always printed: one per operation of
+// nlohmann's json::diff(before, after) — the same operations in the same
+// order — with the values the operation's path holds in each document (null
+// where it holds none; an array append's path ".../-" holds none in
+// either). Walks the two documents once, without building the patch.
+class change_writer {
+public:
+  explicit change_writer(std::string& out) : out_(out) {}
+  void begin() { out_ += '['; first_ = true; }
+  void end() { out_ += ']'; }
+  void diff(const json& before, const json& after, const std::string& prefix) {
+    path_ = prefix;
+    walk(before, after);
   }
-  return out;
-}
+
+private:
+  void walk(const json& source, const json& target) {
+    if (source == target) return;
+    if (source.type() != target.type()) return put(&source, &target);
+    switch (source.type()) {
+      case json::value_t::array: {
+        const std::size_t common = std::min(source.size(), target.size());
+        for (std::size_t i = 0; i < common; ++i) nested(std::to_string(i), source[i], target[i]);
+        // json::diff lists the removals last first, then the appends.
+        for (std::size_t i = source.size(); i-- > common;) at(std::to_string(i), &source[i], nullptr);
+        for (std::size_t i = common; i < target.size(); ++i) at("-", nullptr, nullptr);
+        return;
+      }
+      case json::value_t::object: {
+        for (auto it = source.cbegin(); it != source.cend(); ++it) {
+          auto t = target.find(it.key());
+          if (t != target.end())
+            nested(escaped(it.key()), it.value(), *t);
+          else
+            at(escaped(it.key()), &it.value(), nullptr);
+        }
+        for (auto it = target.cbegin(); it != target.cend(); ++it)
+          if (source.find(it.key()) == source.end()) at(escaped(it.key()), nullptr, &it.value());
+        return;
+      }
+      default:
+        return put(&source, &target);
+    }
+  }
+  void nested(const std::string& token, const json& source, const json& target) {
+    const std::size_t len = path_.size();
+    path_ += '/';
+    path_ += token;
+    walk(source, target);
+    path_.resize(len);
+  }
+  void at(const std::string& token, const json* before, const json* after) {
+    const std::size_t len = path_.size();
+    path_ += '/';
+    path_ += token;
+    put(before, after);
+    path_.resize(len);
+  }
+  void put(const json* before, const json* after) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += "{\"after\":";
+    out_ += after ? after->dump() : "null";
+    out_ += ",\"before\":";
+    out_ += before ? before->dump() : "null";
+    out_ += ",\"path\":";
+    put_string(out_, path_);
+    out_ += '}';
+  }
+  // A JSON Pointer reference token (RFC 6901): "~" as "~0", "/" as "~1".
+  static std::string escaped(const std::string& key) {
+    if (key.find_first_of("~/") == std::string::npos) return key;
+    std::string out;
+    for (char c : key) {
+      if (c == '~')
+        out += "~0";
+      else if (c == '/')
+        out += "~1";
+      else
+        out += c;
+    }
+    return out;
+  }
+
+  std::string& out_;
+  std::string path_;
+  bool first_ = true;
+};
 
 }  // namespace
 
@@ -256,15 +454,23 @@ int replay(log_source& src, const replay_options& o) {
     }
   }
   std::ostream& out = o.out.empty() ? std::cout : file;
+  // Lines are gathered here and written a megabyte at a time.
+  std::string buf;
+  buf.reserve(1u << 21);
+  auto drain = [&] {
+    out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+    buf.clear();
+  };
   const bool csv = o.format == "csv";
   if (csv)
-    out << "offset,seq,time,type,aggregate,actor_kind,actor_id,actor_ip,correlation_id,event_id,data,changes,hash\n";
+    buf += "offset,seq,time,type,aggregate,actor_kind,actor_id,actor_ip,correlation_id,event_id,data,changes,hash\n";
   // The tenant's aggregates, rebuilt as the events go by, for before/after.
   partition_state ps;
   std::map<std::string, json> docs;  // "" the tenant, else a monitor's slot: its latest readable state
   progress bar("replay");
   std::uint64_t written = 0, read = 0;
   chain_break broke;
+  std::string diff;  // the event's "changes", as JSON text
   auto st = walk_tenant(
       src, o.tenant, nullptr,
       [&](const chained_record& r) {
@@ -277,26 +483,20 @@ int replay(log_source& src, const replay_options& o) {
         auto doc = [&](const std::string& key) -> json {
           if (key.empty()) {
             auto t = ps.tenants.find(o.tenant);
-            return t == ps.tenants.end() ? json::object()
-                                         : readable_state(without_recent(t->second.st, [](const auto& st) {
-                                             return tenant::encode_state(st);
-                                           }));
+            return t == ps.tenants.end() ? json::object() : tenant::readable_state(t->second.st);
           }
           auto m = ps.monitors.find(key);
-          return m == ps.monitors.end() ? json::object()
-                                        : readable_state(without_recent(m->second.st, [](const auto& st) {
-                                            return monitor::encode_state(st);
-                                          }));
+          return m == ps.monitors.end() ? json::object() : monitor::readable_state(m->second.st);
         };
-        auto cached = [&](const std::string& key) -> json {
+        auto before = [&](const std::string& key) -> json {
           auto it = docs.find(key);
-          return it != docs.end() ? it->second : doc(key);
+          return it != docs.end() ? std::move(it->second) : doc(key);
         };
         const bool in_range = (!o.from || e.meta.time >= *o.from) && (!o.to || e.meta.time <= *o.to);
-        json tb, mb, ta, ma;
+        json tb, mb;
         if (in_range) {
-          tb = cached("");
-          if (!slot.empty()) mb = cached(slot);
+          tb = before("");
+          if (!slot.empty()) mb = before(slot);
         }
         apply_recovered(ps, e, storage::topic::events, r.rec.offset.get());
         if (!in_range) {
@@ -304,40 +504,77 @@ int replay(log_source& src, const replay_options& o) {
           if (!slot.empty()) docs.erase(slot);
           return true;
         }
-        ta = docs[""] = doc("");
-        if (!slot.empty()) ma = docs[slot] = doc(slot);
-        json diff = changes(tb, ta, "/tenant");
-        if (!slot.empty())
-          for (auto& c : changes(mb, ma, "/monitors/" + monitor)) diff.push_back(std::move(c));
-        json full = json::parse(r.rec.value);
+        diff.clear();
+        change_writer changes(diff);
+        changes.begin();
+        changes.diff(tb, docs[""] = doc(""), "/tenant");
+        if (!slot.empty()) changes.diff(mb, docs[slot] = doc(slot), "/monitors/" + monitor);
+        changes.end();
         if (csv) {
-          out << r.rec.offset.get() << ',' << e.meta.seq.get() << ',' << format_time(e.meta.time) << ','
-              << type_of(e.data) << ',' << csv_field(e.meta.aggregate) << ',' << csv_field(e.meta.actor.kind) << ','
-              << csv_field(e.meta.actor.id) << ',' << csv_field(e.meta.actor.ip) << ','
-              << csv_field(e.meta.correlation_id) << ',' << e.meta.id << ',' << csv_field(full["data"].dump()) << ','
-              << csv_field(diff.dump()) << ',' << e.meta.hash << '\n';
+          put_int(buf, r.rec.offset.get());
+          buf += ',';
+          put_int(buf, e.meta.seq.get());
+          buf += ',';
+          buf += format_time(e.meta.time);
+          buf += ',';
+          buf += type_of(e.data);
+          for (const std::string* f : {&e.meta.aggregate, &e.meta.actor.kind, &e.meta.actor.id, &e.meta.actor.ip,
+                                       &e.meta.correlation_id}) {
+            buf += ',';
+            buf += csv_field(*f);
+          }
+          buf += ',';
+          buf += e.meta.id;
+          buf += ',';
+          buf += csv_field(data_text(r.rec.value));
+          buf += ',';
+          buf += csv_field(diff);
+          buf += ',';
+          buf += e.meta.hash;
+          buf += '\n';
         } else {
-          json line = {{"offset", r.rec.offset.get()},
-                       {"index", r.index},
-                       {"seq", e.meta.seq.get()},
-                       {"time", format_time(e.meta.time)},
-                       {"type", type_of(e.data)},
-                       {"aggregate", e.meta.aggregate},
-                       {"subject", e.meta.subject},
-                       {"actor", {{"kind", e.meta.actor.kind}, {"id", e.meta.actor.id}, {"ip", e.meta.actor.ip}}},
-                       {"correlationid", e.meta.correlation_id},
-                       {"causationid", e.meta.causation_id},
-                       {"id", e.meta.id},
-                       {"data", std::move(full["data"])},
-                       {"changes", std::move(diff)},
-                       {"hash", e.meta.hash}};
-          out << line.dump() << '\n';
+          // The keys in dump()'s (sorted) order.
+          buf += "{\"actor\":{\"id\":";
+          put_string(buf, e.meta.actor.id);
+          buf += ",\"ip\":";
+          put_string(buf, e.meta.actor.ip);
+          buf += ",\"kind\":";
+          put_string(buf, e.meta.actor.kind);
+          buf += "},\"aggregate\":";
+          put_string(buf, e.meta.aggregate);
+          buf += ",\"causationid\":";
+          put_string(buf, e.meta.causation_id);
+          buf += ",\"changes\":";
+          buf += diff;
+          buf += ",\"correlationid\":";
+          put_string(buf, e.meta.correlation_id);
+          buf += ",\"data\":";
+          buf += data_text(r.rec.value);
+          buf += ",\"hash\":";
+          put_string(buf, e.meta.hash);
+          buf += ",\"id\":";
+          put_string(buf, e.meta.id);
+          buf += ",\"index\":";
+          put_int(buf, r.index);
+          buf += ",\"offset\":";
+          put_int(buf, r.rec.offset.get());
+          buf += ",\"seq\":";
+          put_int(buf, e.meta.seq.get());
+          buf += ",\"subject\":";
+          put_string(buf, e.meta.subject);
+          buf += ",\"time\":";
+          put_string(buf, format_time(e.meta.time));
+          buf += ",\"type\":";
+          put_string(buf, type_of(e.data));
+          buf += "}\n";
         }
+        if (buf.size() >= (1u << 20)) drain();
         ++written;
         return true;
       },
       &broke);
   bar.done();
+  drain();
   out.flush();
   if (!st) {
     if (st.err().code == errc::invalid) {
@@ -548,10 +785,10 @@ result<std::string> state_document(log_source& src, const std::string& tenant, t
   json out = {{"tenant", tenant}, {"at", format_time(at)}, {"events_applied", applied}};
   out["last_offset"] = last_offset < 0 ? json() : json(last_offset);
   auto t = ps.tenants.find(tenant);
-  out["state"] = t == ps.tenants.end() ? json() : readable_state(tenant::encode_state(t->second.st));
+  out["state"] = t == ps.tenants.end() ? json() : tenant::readable_state(t->second.st);
   json monitors = json::object();
   for (auto& [slot, m] : ps.monitors)
-    if (m.tenant == tenant) monitors[m.st.id] = readable_state(monitor::encode_state(m.st));
+    if (m.tenant == tenant) monitors[m.st.id] = monitor::readable_state(m.st);
   out["monitors"] = std::move(monitors);
   return out.dump(2);
 }

@@ -60,14 +60,14 @@ constexpr std::size_t npos = std::string_view::npos;
 
 // s[i] == '"'; returns the index one past the closing quote, or npos.
 std::size_t skip_string(std::string_view s, std::size_t i) {
-  for (++i; i < s.size(); ++i) {
-    if (s[i] == '\\') {
-      ++i;
-    } else if (s[i] == '"') {
-      return i + 1;
-    }
+  const char* const end = s.data() + s.size();
+  for (const char* p = s.data() + i + 1;;) {
+    p = find_quote_or_backslash(p, end);
+    if (p == end) return npos;
+    if (*p == '"') return static_cast<std::size_t>(p - s.data()) + 1;
+    if (end - p <= 2) return npos;  // nothing after the escaped byte: unterminated
+    p += 2;                         // the escaped byte, whatever it is
   }
-  return npos;
 }
 
 // A top-level member whose value is a string: [key_begin, value_end) is
@@ -173,6 +173,40 @@ result<std::string> seal(const std::string& prev_hash, std::string& value) {
   if (hash.empty()) return make_error(errc::internal, "seal: SHA-256 unavailable");
   value = apply(value, edit{h.value_begin + 1, h.value_end - 1, hash}, set_prev);
   return hash;
+}
+
+result<seal_check> check_seal(const std::string& prev_hash, std::string_view value) {
+  if (!is_hash_hex(prev_hash)) {
+    return make_error(errc::invalid, "seal: prev_hash is not empty or 64 lowercase hex digits");
+  }
+  member_span h, p;
+  if (!find_chain_members(value, h, p)) {
+    return make_error(errc::invalid,
+                      "seal: not an encoded domain event (needs one top-level string "
+                      "\"prevhash\" and \"hash\"; check results are not chained)");
+  }
+  // The same bytes seal() hashes: the record without its "hash" member and
+  // with prev_hash in "prevhash". When the record already holds prev_hash
+  // (every intact record) they are two slices of it, hashed in place.
+  edit drop_hash{h.key_begin, h.value_end, {}};
+  if (value[h.key_begin - 1] == ',') {
+    --drop_hash.begin;
+  } else if (h.value_end < value.size() && value[h.value_end] == ',') {
+    ++drop_hash.end;
+  }
+  const std::string_view stored_prev = value.substr(p.value_begin + 1, p.value_end - p.value_begin - 2);
+  const std::string_view stored_hash = value.substr(h.value_begin + 1, h.value_end - h.value_begin - 2);
+  seal_check out;
+  if (stored_prev == prev_hash) {
+    out.hash = sha256_hex_parts(std::array<std::string_view, 3>{
+        prev_hash, value.substr(0, drop_hash.begin), value.substr(drop_hash.end)});
+  } else {
+    const edit set_prev{p.value_begin + 1, p.value_end - 1, prev_hash};
+    out.hash = sha256_hex_parts(std::array<std::string_view, 2>{prev_hash, apply(value, drop_hash, set_prev)});
+  }
+  if (out.hash.empty()) return make_error(errc::internal, "seal: SHA-256 unavailable");
+  out.sealed_as_is = stored_prev == prev_hash && stored_hash == out.hash;
+  return out;
 }
 
 status verify_chain(const std::vector<std::string>& values) {

@@ -29,6 +29,17 @@ namespace kw {
 // "prevhash" and "hash" (e.g. a check result).
 result<std::string> seal(const std::string& prev_hash, std::string& value);
 
+// What seal(prev_hash, value) would return, without copying or rewriting
+// `value`, and whether `value` is already exactly what that seal leaves (its
+// "prevhash" holds prev_hash and its "hash" the returned hash, byte for
+// byte): how a reader checks a stored record against its chain. The same
+// errors as seal.
+struct seal_check {
+  std::string hash;
+  bool sealed_as_is = false;
+};
+result<seal_check> check_seal(const std::string& prev_hash, std::string_view value);
+
 // Verifies one tenant's complete chain, values in log order: the first
 // record's prevhash must be `anchor` ("" for a chain that starts at the first
 // event), each record's hash must match its content, and each prevhash the

@@ -1,7 +1,27 @@
 // The depth and size scan of JSON from outside (json_limits.hpp).
 #include "events/json_limits.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace kw {
+
+const char* find_quote_or_backslash(const char* p, const char* end) noexcept {
+  // A byte of w equal to b shows as a set high bit in (x - 0x01…) & ~x, x = w ^ b…
+  // (the classic zero-byte test); only whether any is set is used, so the
+  // borrow across bytes that test can cause after a match does not matter.
+  constexpr std::uint64_t ones = 0x0101'0101'0101'0101ull, highs = 0x8080'8080'8080'8080ull;
+  constexpr std::uint64_t quotes = ones * '"', backslashes = ones * '\\';
+  while (end - p >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    const std::uint64_t q = w ^ quotes, b = w ^ backslashes;
+    if ((((q - ones) & ~q) | ((b - ones) & ~b)) & highs) break;
+    p += 8;
+  }
+  while (p != end && *p != '"' && *p != '\\') ++p;
+  return p;
+}
 
 bool json_within_depth(std::string_view text, int max_depth) noexcept {
   int depth = 0;
@@ -12,8 +32,10 @@ bool json_within_depth(std::string_view text, int max_depth) noexcept {
     if (c == '"') {
       // Skip the string: a backslash escapes the next byte, whatever it is,
       // so "\"" and "\\" end where the parser says they end.
-      while (p != end && *p != '"') {
-        if (*p == '\\' && ++p == end) return true;  // unterminated: the parser refuses it
+      for (;;) {
+        p = find_quote_or_backslash(p, end);
+        if (p == end || *p == '"') break;
+        if (++p == end) return true;  // a backslash at the end: unterminated, the parser refuses it
         ++p;
       }
       if (p != end) ++p;

@@ -26,6 +26,10 @@ constexpr int json_max_depth = 32;
 // `max_depth` levels (the outermost value is level 1).
 bool json_within_depth(std::string_view text, int max_depth = json_max_depth) noexcept;
 
+// The first '"' or '\\' in [p, end), or end: how the scans here and in the
+// hash chain skip the inside of a string, eight bytes at a time.
+const char* find_quote_or_backslash(const char* p, const char* end) noexcept;
+
 // Why `text` is refused — more than `max_bytes`, or nested deeper than
 // `max_depth` — or nullopt when it is within both.
 std::optional<std::string> json_limits_error(std::string_view text, std::size_t max_bytes,

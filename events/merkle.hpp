@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,7 +100,9 @@ public:
   }
 
 private:
-  std::vector<std::vector<hash>> levels_;
+  // Deques, not vectors: a long history grows them without ever copying
+  // what is already there (a million-leaf tree is 64 MB).
+  std::vector<std::deque<hash>> levels_;
 };
 
 // RFC 9162 2.1.3.2: does `proof` show leaf hash `leaf` at `index` in the tree

@@ -375,10 +375,18 @@ result<std::vector<stored_record>> rocks_log::read(topic t, partition_id p, log_
   const std::int64_t end = next_[slot(t, p)].load(std::memory_order_acquire);
   if (from.get() >= end || max == 0) return out;
 
+  out.reserve(static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(std::min<std::size_t>(max, 1u << 16)), end - from.get())));
   const std::string upper = log_key(t, p, end);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
+  if (max >= 1024) {
+    // A scan (recovery, a projection catching up, an audit): read ahead in
+    // large reads, and leave the block cache to the recent blocks that
+    // tailing readers come back to.
+    ro.readahead_size = 4u << 20;
+    ro.fill_cache = false;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[cf_log]));
   std::int64_t expect = from.get();
   for (it->Seek(log_key(t, p, from.get())); it->Valid() && out.size() < max; it->Next()) {

@@ -259,9 +259,8 @@ monitor_status parse_status(const std::string& name) {
 
 }  // namespace
 
-std::string encode_state(const state& s) {
-  json j;
-  j["v"] = snapshot_version;
+json readable_state(const state& s) {
+  json j = json::object();
   j["exists"] = s.exists;
   j["deleted"] = s.deleted;
   j["active"] = s.active;
@@ -274,12 +273,18 @@ std::string encode_state(const state& s) {
   to_json(j["config"], s.config);  // the events codec's own encoding
   j["incident"] = s.incident ? json{{"id", s.incident->id}, {"opened_at", s.incident->opened_at.get()}}
                              : json(nullptr);
-  j["recent"] = window_to_json(s.recent);
   json owed = json::array();
   for (const auto& o : s.owed)
     owed.push_back({{"incident_id", o.incident_id}, {"transition", o.transition}, {"reason", o.reason},
                     {"monitor_name", o.monitor_name}, {"at", o.at.get()}, {"channel_ids", o.channel_ids}});
   j["owed"] = std::move(owed);
+  return j;
+}
+
+std::string encode_state(const state& s) {
+  json j = readable_state(s);
+  j["v"] = snapshot_version;
+  j["recent"] = window_to_json(s.recent);
   return j.dump();
 }
 

@@ -51,6 +51,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "actors/common/dedupe_window.hpp"
 #include "events/event.hpp"
 #include "events/ids.hpp"
@@ -165,5 +167,9 @@ bool seen(const state& s, std::string_view command_id) noexcept;
 
 std::string encode_state(const state& s);
 kw::result<state> decode_state(std::string_view json);
+// The snapshot's document without what only the write side needs (its format
+// version "v" and dedupe window "recent"): the state as an auditor reads it.
+// encode_state is this document plus those two members, so they cannot differ.
+nlohmann::json readable_state(const state& s);
 
 }  // namespace kw::monitor

@@ -573,9 +573,8 @@ tenant_status parse_status(const std::string& s) {
 
 }  // namespace
 
-std::string encode_state(const state& s) {
-  json j;
-  j["v"] = snapshot_version;
+json readable_state(const state& s) {
+  json j = json::object();
   j["exists"] = s.exists;
   j["id"] = s.id;
   j["name"] = s.name;
@@ -602,6 +601,12 @@ std::string encode_state(const state& s) {
                    {"ends_at", w.ends_at.get()}};
   j["monitors"] = s.monitors;
   j["version"] = s.version;
+  return j;
+}
+
+std::string encode_state(const state& s) {
+  json j = readable_state(s);
+  j["v"] = snapshot_version;
   j["recent"] = window_to_json(s.recent);
   return j.dump();
 }

@@ -45,6 +45,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "actors/common/dedupe_window.hpp"
 #include "actors/common/roles.hpp"
 #include "config/plan.hpp"
@@ -232,6 +234,10 @@ bool is_in_maintenance(const state& s, const std::string& monitor_id, kw::timest
 
 // Snapshots: a versioned JSON document. decode_state is strict (errc::decode).
 std::string encode_state(const state& s);
+// The snapshot's document without what only the write side needs (its format
+// version "v" and dedupe window "recent"): the state as an auditor reads it.
+// encode_state is this document plus those two members, so they cannot differ.
+nlohmann::json readable_state(const state& s);
 kw::result<state> decode_state(std::string_view json);
 
 }  // namespace kw::tenant

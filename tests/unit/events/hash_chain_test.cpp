@@ -188,6 +188,58 @@ TEST(hash_chain, seal_rejects_what_it_cannot_chain) {
   EXPECT_FALSE(kw::seal("", nested).ok());
 }
 
+// check_seal is what readers (audit verify, replay) use instead of sealing a
+// copy: on every record, intact or edited, it must say exactly what sealing a
+// copy says (the hash, and whether the copy came out unchanged).
+TEST(hash_chain, check_seal_agrees_with_sealing_a_copy) {
+  const auto chain = sealed_chain(7);
+  std::vector<std::string> variants;
+  for (const auto& v : chain) {
+    variants.push_back(v);
+    for (std::size_t at : {std::size_t{1}, v.size() / 3, v.size() / 2, v.size() - 2}) {
+      std::string flipped = v;
+      flipped[at] = static_cast<char>(flipped[at] ^ 1);
+      variants.push_back(flipped);
+    }
+    // Another record's hash in "prevhash" or "hash", an escaped hash, a
+    // backslash run at a string's end, and no members at all.
+    auto j = json::parse(v);
+    j["prevhash"] = json::parse(chain[0])["hash"];
+    variants.push_back(j.dump());
+    j["hash"] = "";
+    variants.push_back(j.dump());
+    std::string escaped = v;
+    escaped.replace(escaped.find("\"prevhash\":\"") + 12, 1, "\\u0030");
+    variants.push_back(escaped);
+    j = json::parse(v);
+    j["data"] = json{{"x", "a\\\\"}, {"y", "\"\\"}};
+    variants.push_back(j.dump());
+    variants.push_back(R"({"data":{"hash":"","prevhash":""},"id":"x"})");
+    variants.push_back(R"({"hash":"x","prevhash":"y\\")");
+  }
+  std::vector<std::string> prevs = {""};
+  for (const auto& v : chain) prevs.push_back(json::parse(v)["hash"]);
+  prevs.push_back("ABC");
+  std::size_t agreed = 0, as_is = 0;
+  for (const auto& v : variants)
+    for (const auto& prev : prevs) {
+      std::string copy = v;
+      auto sealed = kw::seal(prev, copy);
+      auto checked = kw::check_seal(prev, v);
+      ASSERT_EQ(sealed.ok(), checked.ok()) << v;
+      if (!sealed) {
+        EXPECT_EQ(sealed.err().message, checked.err().message);
+        continue;
+      }
+      EXPECT_EQ(*sealed, checked->hash) << v;
+      EXPECT_EQ(copy == v, checked->sealed_as_is) << v;
+      as_is += checked->sealed_as_is;
+      ++agreed;
+    }
+  EXPECT_GT(agreed, variants.size());
+  EXPECT_GE(as_is, chain.size());  // at least each intact record on its own predecessor
+}
+
 TEST(hash_chain, check_results_in_a_chain_are_rejected) {
   auto chain = sealed_chain();
   chain.push_back(kw::encode(kw::test::sample_event(kw::test::sample_payloads()[29])));

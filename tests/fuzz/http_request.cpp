@@ -6,6 +6,9 @@
 // routed (route_check.hpp). Checked: no crash or UB in the parser or in
 // Keepwatch's handling of what it accepts.
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,6 +19,33 @@
 #include "tests/fuzz/route_check.hpp"
 
 namespace http = boost::beast::http;
+
+// Boost's assertions are on in this build and report here
+// (BOOST_ENABLE_ASSERT_HANDLER, set for this target only: Beast's parser is
+// instantiated in this file alone). Every one aborts, as assert() would, but
+// one: Boost 1.74's chunk parser asserts `n >= 5` when it re-enters a final
+// chunk header with fewer bytes than "0\r\n\r\n" (a short or bare-LF chunk
+// line). That assertion is wrong — the code after it looks for the end of
+// the message and answers need_more or an error — and Beast removed it
+// upstream (boostorg/beast#2861, 2024). Release builds (NDEBUG) never had it;
+// ASan still checks what the parser does next
+// (the seed chunked-final-chunk-bare-lf starts every run with it).
+namespace boost {
+namespace {
+bool known_false_assertion(const char* expr, const char* function) {
+  return std::strcmp(expr, "n >= 5") == 0 && std::strstr(function, "parse_chunk_header") != nullptr;
+}
+}  // namespace
+void assertion_failed(const char* expr, const char* function, const char* file, long line) {
+  if (known_false_assertion(expr, function)) return;
+  std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed.\n", file, line, function, expr);
+  std::abort();
+}
+void assertion_failed_msg(const char* expr, const char* msg, const char* function, const char* file, long line) {
+  std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed: %s\n", file, line, function, expr, msg);
+  std::abort();
+}
+}  // namespace boost
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const auto r = kw::fuzz::make_router();

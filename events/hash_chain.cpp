@@ -139,6 +139,35 @@ std::string apply(std::string_view s, edit a, edit b) {
   return out;
 }
 
+// Where the chain members of an encoded domain event are, and the edit that
+// drops its "hash" member (`,"hash":"..."`, or `"hash":"...",` when it is the
+// first member); errc::invalid when prev_hash is not a hash or `value` is not
+// a chained record.
+struct located {
+  member_span hash, prev;
+  edit drop_hash;
+};
+
+result<located> locate(const std::string& prev_hash, std::string_view value) {
+  if (!is_hash_hex(prev_hash)) {
+    return make_error(errc::invalid, "seal: prev_hash is not empty or 64 lowercase hex digits");
+  }
+  located at{};
+  if (!find_chain_members(value, at.hash, at.prev)) {
+    return make_error(errc::invalid,
+                      "seal: not an encoded domain event (needs one top-level string "
+                      "\"prevhash\" and \"hash\"; check results are not chained)");
+  }
+  const member_span& h = at.hash;
+  at.drop_hash = edit{h.key_begin, h.value_end, {}};
+  if (value[h.key_begin - 1] == ',') {
+    --at.drop_hash.begin;
+  } else if (h.value_end < value.size() && value[h.value_end] == ',') {
+    ++at.drop_hash.end;
+  }
+  return at;
+}
+
 std::string describe(std::size_t i, const std::string& id) {
   return "record " + std::to_string(i) + " (id " + (id.empty() ? "?" : id) + "): ";
 }
@@ -150,23 +179,9 @@ std::string sha256_hex(std::string_view a, std::string_view b) {
 }
 
 result<std::string> seal(const std::string& prev_hash, std::string& value) {
-  if (!is_hash_hex(prev_hash)) {
-    return make_error(errc::invalid, "seal: prev_hash is not empty or 64 lowercase hex digits");
-  }
-  member_span h, p;
-  if (!find_chain_members(value, h, p)) {
-    return make_error(errc::invalid,
-                      "seal: not an encoded domain event (needs one top-level string "
-                      "\"prevhash\" and \"hash\"; check results are not chained)");
-  }
-  // The record without its "hash" member: drop `,"hash":"..."`, or
-  // `"hash":"...",` when it is the first member.
-  edit drop_hash{h.key_begin, h.value_end, {}};
-  if (value[h.key_begin - 1] == ',') {
-    --drop_hash.begin;
-  } else if (h.value_end < value.size() && value[h.value_end] == ',') {
-    ++drop_hash.end;
-  }
+  auto at = locate(prev_hash, value);
+  if (!at) return at.err();
+  const auto& [h, p, drop_hash] = *at;
   const edit set_prev{p.value_begin + 1, p.value_end - 1, prev_hash};
   const std::string without_hash = apply(value, drop_hash, set_prev);
   std::string hash = sha256_hex_parts(std::array<std::string_view, 2>{prev_hash, without_hash});
@@ -176,24 +191,12 @@ result<std::string> seal(const std::string& prev_hash, std::string& value) {
 }
 
 result<seal_check> check_seal(const std::string& prev_hash, std::string_view value) {
-  if (!is_hash_hex(prev_hash)) {
-    return make_error(errc::invalid, "seal: prev_hash is not empty or 64 lowercase hex digits");
-  }
-  member_span h, p;
-  if (!find_chain_members(value, h, p)) {
-    return make_error(errc::invalid,
-                      "seal: not an encoded domain event (needs one top-level string "
-                      "\"prevhash\" and \"hash\"; check results are not chained)");
-  }
   // The same bytes seal() hashes: the record without its "hash" member and
   // with prev_hash in "prevhash". When the record already holds prev_hash
   // (every intact record) they are two slices of it, hashed in place.
-  edit drop_hash{h.key_begin, h.value_end, {}};
-  if (value[h.key_begin - 1] == ',') {
-    --drop_hash.begin;
-  } else if (h.value_end < value.size() && value[h.value_end] == ',') {
-    ++drop_hash.end;
-  }
+  auto at = locate(prev_hash, value);
+  if (!at) return at.err();
+  const auto& [h, p, drop_hash] = *at;
   const std::string_view stored_prev = value.substr(p.value_begin + 1, p.value_end - p.value_begin - 2);
   const std::string_view stored_hash = value.substr(h.value_begin + 1, h.value_end - h.value_begin - 2);
   seal_check out;

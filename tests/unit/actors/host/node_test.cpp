@@ -149,20 +149,12 @@ TEST_P(kafka_node_test, an_unreachable_cluster_fails_commands_clearly_and_work_r
   EXPECT_EQ(n->tenant_state(tenant_id{"acme"})->version, before->version + 1);
 }
 
-// A log whose next append commits but answers "outcome unknown", as a Kafka
-// commit that timed out after it was sent.
-class ambiguous_log final : public storage::event_log {
+// A log that passes everything but append to the real one (the tests'
+// wrappers below decide what an append does).
+class forwarding_log : public storage::event_log {
 public:
-  explicit ambiguous_log(std::shared_ptr<storage::event_log> inner) : inner_(std::move(inner)) {}
-  std::atomic<bool> lie_once{false};
+  explicit forwarding_log(std::shared_ptr<storage::event_log> inner) : inner_(std::move(inner)) {}
   int partitions() const noexcept override { return inner_->partitions(); }
-  void append(partition_id p, std::vector<storage::record> rs, storage::append_callback done) override {
-    bool lie = lie_once.exchange(false);
-    inner_->append(p, std::move(rs), [lie, done = std::move(done)](result<storage::append_ack> a) {
-      if (lie && a) return done(make_error(errc::unavailable, "commit timed out"));
-      done(std::move(a));
-    });
-  }
   result<std::vector<storage::stored_record>> read(storage::topic t, partition_id p, log_offset f,
                                                    std::size_t m) override {
     return inner_->read(t, p, f, m);
@@ -177,8 +169,23 @@ public:
     return inner_->committed_offset(g, t, p);
   }
 
-private:
+protected:
   std::shared_ptr<storage::event_log> inner_;
+};
+
+// A log whose next append commits but answers "outcome unknown", as a Kafka
+// commit that timed out after it was sent.
+class ambiguous_log final : public forwarding_log {
+public:
+  using forwarding_log::forwarding_log;
+  std::atomic<bool> lie_once{false};
+  void append(partition_id p, std::vector<storage::record> rs, storage::append_callback done) override {
+    bool lie = lie_once.exchange(false);
+    inner_->append(p, std::move(rs), [lie, done = std::move(done)](result<storage::append_ack> a) {
+      if (lie && a) return done(make_error(errc::unavailable, "commit timed out"));
+      done(std::move(a));
+    });
+  }
 };
 
 TEST_P(embedded_node_test, an_append_of_unknown_outcome_is_resolved_from_the_log) {
@@ -220,14 +227,13 @@ TEST_P(embedded_node_test, an_append_of_unknown_outcome_is_resolved_from_the_log
 // (ok), refused without writing (fail), or written and then answered
 // "outcome unknown" (lie). While one of a tenant's appends is held, the
 // commands sent to it after it queue up behind it.
-class gated_log final : public storage::event_log {
+class gated_log final : public forwarding_log {
 public:
   enum class mode { ok, fail, lie };
-  explicit gated_log(std::shared_ptr<storage::event_log> inner) : inner_(std::move(inner)) {}
+  using forwarding_log::forwarding_log;
   std::atomic<bool> hold{false};
   std::atomic<int> appends{0};
 
-  int partitions() const noexcept override { return inner_->partitions(); }
   void append(partition_id p, std::vector<storage::record> rs, storage::append_callback done) override {
     ++appends;
     {
@@ -280,19 +286,6 @@ public:
     });
     return n;
   }
-  result<std::vector<storage::stored_record>> read(storage::topic t, partition_id p, log_offset f,
-                                                   std::size_t m) override {
-    return inner_->read(t, p, f, m);
-  }
-  result<log_offset> end_offset(storage::topic t, partition_id p) override { return inner_->end_offset(t, p); }
-  result<std::string> chain_head(partition_id p, const std::string& k) override { return inner_->chain_head(p, k); }
-  status commit_offset(const std::string& g, storage::topic t, partition_id p, log_offset n) override {
-    return inner_->commit_offset(g, t, p, n);
-  }
-  result<std::optional<log_offset>> committed_offset(const std::string& g, storage::topic t,
-                                                     partition_id p) override {
-    return inner_->committed_offset(g, t, p);
-  }
 
 private:
   struct held {
@@ -300,7 +293,6 @@ private:
     std::vector<storage::record> records;
     storage::append_callback done;
   };
-  std::shared_ptr<storage::event_log> inner_;
   std::mutex mu_;
   std::deque<held> held_;
 };

@@ -418,8 +418,7 @@ void describe_audit_routes(json& paths, json& schemas) {
                              {"signed_at", {{"type", "string"}, {"format", "date-time"}}},
                              {"key_id", {{"type", "string"}}},
                              {"signature", {{"type", "string"}}}}}};
-  json nullable_head = ref("SignedHead");
-  nullable_head = {{"allOf", json::array({ref("SignedHead")})}, {"nullable", true}};
+  const json nullable_head = {{"allOf", json::array({ref("SignedHead")})}, {"nullable", true}};
   const json broken = error_response("the tenant's hash chain is broken (error.chain_break: offset, seq, expected, found)");
   const json bad = error_response("bad query parameters (details name them)");
   const std::string formats = " Formats: events/README.md, \"The audit API\".";
